@@ -1,0 +1,14 @@
+//! Every check the engine crates declare, for `requirements --coverage`.
+//!
+//! Each engine crate exposes its checks' metadata; this list is the one place that gathers
+//! them. An engine added to the build adds its line here.
+
+use oci_certify_core::coverage::CheckInfo;
+
+/// Metadata of every check in this build.
+pub fn all_checks() -> Vec<CheckInfo> {
+    let mut all = oci_certify_validators::rules::all_checks();
+    all.sort();
+    all.dedup();
+    all
+}

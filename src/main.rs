@@ -1,0 +1,79 @@
+//! `oci-certify`: the command line. Wiring only: it parses arguments, builds the sinks the user
+//! asked for, hands the work to an engine crate, and turns the verdict into an exit code
+//! (see `oci_certify_core::exit`). No check logic lives here.
+
+mod bundle;
+mod cli;
+mod engines;
+mod image;
+mod output;
+mod requirements;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use oci_certify_core::exit;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        // A closed pipe (`oci-certify requirements | head`) is the reader's choice, not an error.
+        Err(err)
+            if err.chain().any(|e| {
+                let kind = e
+                    .downcast_ref::<std::io::Error>()
+                    .map(std::io::Error::kind)
+                    .or_else(|| {
+                        e.downcast_ref::<serde_json::Error>()
+                            .and_then(serde_json::Error::io_error_kind)
+                    });
+                kind == Some(std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            exit::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("oci-certify: error: {err:#}");
+            exit::ERROR
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Requirements {
+            spec,
+            spec_version,
+            coverage,
+            format,
+        } => requirements::run(spec, spec_version.as_deref(), coverage, format),
+        Command::Runtime { .. } => not_built("runtime", "runtime certification"),
+        Command::Image {
+            path,
+            media_type,
+            ref_name,
+            report,
+        } => image::run(&path, media_type.as_deref(), ref_name.as_deref(), &report),
+        Command::Bundle {
+            path,
+            media_type,
+            report,
+        } => bundle::run(&path, media_type.as_deref(), &report),
+        Command::Registry { .. } => not_built("registry", "registry certification"),
+        Command::Serve { .. } => not_built("serve", "the validator web service"),
+    }
+}
+
+/// Commands whose engine is not part of this build say so plainly; they never print a verdict.
+fn not_built(command: &str, what: &str) -> anyhow::Result<i32> {
+    eprintln!(
+        "oci-certify {command}: {what} is not available in oci-certify {}; no verdict was produced. \
+         See README.md, section Status.",
+        oci_certify_core::TOOL_VERSION
+    );
+    Ok(exit::ERROR)
+}
