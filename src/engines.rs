@@ -8,6 +8,7 @@ use oci_certify_core::coverage::CheckInfo;
 /// Metadata of every check in this build.
 pub fn all_checks() -> Vec<CheckInfo> {
     let mut all = oci_certify_validators::rules::all_checks();
+    all.extend(oci_certify_image::layout::checks());
     all.sort();
     all.dedup();
     all

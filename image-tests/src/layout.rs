@@ -460,6 +460,34 @@ pub fn looks_like_archive(head: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b]) || head.get(257..262) == Some(b"ustar")
 }
 
+/// Every requirement the walker records outcomes for (besides those of the documents it hands
+/// to the validators), for coverage. A test keeps this list in step with the code.
+pub const RECORDED: &[&str] = &[
+    "image.config.rootfs.diff-ids-match-layers",
+    "image.config.rootfs.diff-ids-order",
+    "image.descriptor.digest.matches-content",
+    "image.descriptor.size.matches-content",
+    "image.layout.blobs.content-matches-path",
+    "image.layout.blobs.dir-required",
+    "image.layout.blobs.missing-external-store",
+    "image.layout.blobs.name-grammar",
+    "image.layout.index-json.required",
+    "image.layout.oci-layout.required",
+    "image.manifest.subject.references-manifest",
+];
+
+/// The walker's checks as coverage sees them: [`RECORDED`] and the layer facts it grades.
+pub fn checks() -> Vec<oci_certify_core::coverage::CheckInfo> {
+    RECORDED
+        .iter()
+        .chain(layer::REQUIREMENTS.iter())
+        .map(|id| oci_certify_core::coverage::CheckInfo {
+            engine: "layout",
+            requirement: id,
+        })
+        .collect()
+}
+
 const LAYOUT: &str = "layout";
 const INDEX_JSON: &str = "index.json";
 const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -1254,4 +1282,53 @@ pub fn check_path(runner: &Runner<'_>, path: &Path, opts: &Options) -> Result<()
     };
     check_contents(runner, &contents, opts);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_lists_every_id_the_walker_uses() {
+        let source = include_str!("layout.rs");
+        let body = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let mut rest = body;
+        while let Some(i) = rest.find("\"image.") {
+            let tail = &rest[i + 1..];
+            let end = tail.find('"').unwrap_or(tail.len());
+            let id = &tail[..end];
+            assert!(
+                RECORDED.contains(&id),
+                "{id} is recorded but not in RECORDED"
+            );
+            rest = &tail[end..];
+        }
+    }
+
+    #[test]
+    fn layer_media_types_name_their_compression() {
+        assert_eq!(
+            layer_compression("application/vnd.oci.image.layer.v1.tar"),
+            Some(Compression::None)
+        );
+        assert_eq!(
+            layer_compression("application/vnd.oci.image.layer.v1.tar+zstd"),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            layer_compression("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(layer_compression("application/vnd.in-toto+json"), None);
+    }
+
+    #[test]
+    fn archive_paths_refuse_escapes() {
+        assert_eq!(
+            archive_path(Path::new("./blobs/sha256/x")).unwrap(),
+            vec!["blobs", "sha256", "x"]
+        );
+        assert!(archive_path(Path::new("blobs/../../x")).is_err());
+        assert!(archive_path(Path::new("/etc/passwd")).is_err());
+    }
 }
