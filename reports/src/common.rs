@@ -188,7 +188,34 @@ pub(crate) fn failure_text(failure: &Failure, indent: &str) -> String {
     if let Some(a) = &failure.actual {
         push_field(&mut out, &inner, "actual", a);
     }
-    if let Some(loc) = &failure.location {
+    match &failure.location {
+        // Places in files read best as one `file:line:column /pointer` line.
+        Some(Location::Document {
+            file,
+            pointer,
+            line,
+            column,
+        }) => {
+            let mut at = file.clone();
+            if let Some(l) = line {
+                at.push_str(&format!(":{l}"));
+                if let Some(c) = column {
+                    at.push_str(&format!(":{c}"));
+                }
+            }
+            if !pointer.is_empty() {
+                at.push_str(&format!(" {pointer}"));
+            }
+            push_field(&mut out, &inner, "at", &at);
+        }
+        Some(Location::Path { path }) => push_field(&mut out, &inner, "at", path),
+        _ => {}
+    }
+    if let Some(loc) = failure
+        .location
+        .as_ref()
+        .filter(|l| !matches!(l, Location::Document { .. } | Location::Path { .. }))
+    {
         out.push_str(&inner);
         out.push_str("at (");
         out.push_str(location_kind(loc));

@@ -8,9 +8,7 @@
 //!     process.cwd is relative
 //!       expected: an absolute path
 //!       actual: tmp
-//!       at (document):
-//!         file: config.json
-//!         pointer: /process/cwd
+//!       at: config.json:3:12 /process/cwd
 //!     see https://github.com/opencontainers/runtime-spec/blob/v1.3.0/config.md#process
 //!
 //! 12 test points: 9 pass, 1 MUST failed, 0 SHOULD failed, 0 MAY not met, 2 skipped, 0 harness errors
