@@ -108,15 +108,39 @@ pub fn record_unreadable(
     );
 }
 
+/// A value as compact JSON, cut at 200 characters.
+fn compact(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
 /// Runs the schema layer and the rule layer on a parsed document.
 pub fn check_parsed(runner: &Runner<'_>, group: &str, target: Option<&str>, doc: &Doc) {
     match KindSchema::get(doc.kind).and_then(|s| Ok((s, s.validate(doc.value())?))) {
         Ok((schema, findings)) => {
             for id in schema.requirements() {
+                let summary = runner.catalogue().get(id).map(|r| r.summary.as_str());
                 let failures: Vec<Failure> = findings
                     .iter()
                     .filter(|f| f.requirement == *id)
-                    .map(|f| doc.failure_at(&f.pointer, f.message.clone()))
+                    .map(|f| {
+                        let mut failure = doc.failure_at(&f.pointer, f.message.clone());
+                        if let Some(summary) = summary {
+                            failure = failure.expected(summary);
+                        }
+                        // A missing member is reported at its parent object; say "absent"
+                        // rather than print the whole parent.
+                        match doc.value().pointer(&f.pointer) {
+                            Some(_) if f.message.contains("is a required property") => {
+                                failure.actual("absent")
+                            }
+                            Some(found) => failure.actual(compact(found)),
+                            None => failure.actual("absent"),
+                        }
+                    })
                     .collect();
                 runner.record(group, target, id, Outcome::from_failures(failures));
             }
