@@ -5,7 +5,10 @@
 //! cargo xtask ci                 setup, fmt --check, clippy -D warnings, tests, lint-anchors
 //! cargo xtask setup              install the Debian packages and npm tools the tests need
 //! cargo xtask lint-anchors [DIR] prove every catalogue anchor exists in the spec texts
+//! cargo xtask bench [--quick]    the image benchmarks of BENCHMARKS.md
 //! ```
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,8 +24,9 @@ fn main() -> Result<()> {
         Some("ci") => ci(&root),
         Some("setup") => setup(&root),
         Some("lint-anchors") => lint_anchors(&specs_dir(&root, args.get(1))),
+        Some("bench") => bench::run(&root, args.iter().any(|a| a == "--quick")),
         _ => {
-            eprintln!("usage: cargo xtask ci | setup | lint-anchors [SPECS_DIR]");
+            eprintln!("usage: cargo xtask ci | setup | lint-anchors [SPECS_DIR] | bench [--quick]");
             std::process::exit(2);
         }
     }
@@ -41,7 +45,7 @@ fn specs_dir(root: &Path, arg: Option<&String>) -> PathBuf {
         .unwrap_or_else(|| root.join("../shared/specs"))
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");
     let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
     if !status.success() {
@@ -50,7 +54,7 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
