@@ -9,6 +9,14 @@ use oci_certify_core::coverage::CheckInfo;
 pub fn all_checks() -> Vec<CheckInfo> {
     let mut all = oci_certify_validators::rules::all_checks();
     all.extend(oci_certify_image::layout::checks());
+    all.extend(
+        oci_certify_runtime::engine::recorded()
+            .into_iter()
+            .map(|requirement| CheckInfo {
+                engine: "runtime",
+                requirement,
+            }),
+    );
     all.sort();
     all.dedup();
     all

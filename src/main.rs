@@ -8,6 +8,7 @@ mod engines;
 mod image;
 mod output;
 mod requirements;
+mod runtime;
 
 use std::process::ExitCode;
 
@@ -51,7 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             coverage,
             format,
         } => requirements::run(spec, spec_version.as_deref(), coverage, format),
-        Command::Runtime { .. } => not_built("runtime", "runtime certification"),
+        Command::Runtime { binary, report } => runtime::run(binary.as_deref(), &report),
         Command::Image {
             path,
             media_type,

@@ -1,0 +1,174 @@
+//! A mutating runtime wrapper for the suite's sensitivity tests: it sits in front of a real
+//! runc-compatible runtime and breaks exactly one behaviour, chosen by
+//! `OCI_CERTIFY_MUTATION`. The real runtime is `OCI_CERTIFY_REAL_RUNTIME` (default
+//! `/usr/sbin/runc`). With no mutation it passes every call through unchanged.
+//!
+//! Mutations that rewrite config.json before `create` change one property; the others lie in
+//! `state`, ignore `kill`, or run the program at `create`.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+
+use serde_json::{json, Value};
+
+const OPS: &[&str] = &["create", "start", "state", "kill", "delete", "features"];
+
+fn real() -> Command {
+    Command::new(
+        std::env::var("OCI_CERTIFY_REAL_RUNTIME").unwrap_or_else(|_| "/usr/sbin/runc".into()),
+    )
+}
+
+/// Runs the real runtime with `args`, inheriting stdio (the container keeps them on create).
+fn pass_through(args: &[String]) -> ExitCode {
+    match real().args(args).status() {
+        Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("mutant: cannot run the real runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn bundle_of(args: &[String]) -> Option<PathBuf> {
+    args.iter()
+        .position(|a| a == "--bundle" || a == "-b")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+}
+
+fn edit_config(bundle: &std::path::Path, edit: impl FnOnce(&mut Value)) {
+    let path = bundle.join("config.json");
+    let Ok(text) = std::fs::read(&path) else {
+        return;
+    };
+    let Ok(mut config) = serde_json::from_slice::<Value>(&text) else {
+        return;
+    };
+    edit(&mut config);
+    if let Ok(bytes) = serde_json::to_vec_pretty(&config) {
+        let _ = std::fs::write(path, bytes);
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mutation = std::env::var("OCI_CERTIFY_MUTATION").unwrap_or_default();
+    let op = args
+        .iter()
+        .find(|a| OPS.contains(&a.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    let id = args.last().cloned().unwrap_or_default();
+    match (mutation.as_str(), op.as_str()) {
+        (m, "create") if CONFIG_MUTATIONS.contains(&m) => {
+            if let Some(bundle) = bundle_of(&args) {
+                edit_config(&bundle, |c| mutate_config(m, c));
+            }
+            pass_through(&args)
+        }
+        ("run-at-create", "create") => {
+            let code = pass_through(&args);
+            let globals: Vec<String> = args
+                .iter()
+                .take_while(|a| *a != "create")
+                .cloned()
+                .collect();
+            let _ = real()
+                .args(&globals)
+                .args(["start", &id])
+                .stdout(Stdio::null())
+                .status();
+            code
+        }
+        ("ignore-kill", "kill") => ExitCode::SUCCESS,
+        ("start-twice-ok", "start") => {
+            let _ = pass_through(&args);
+            ExitCode::SUCCESS
+        }
+        ("delete-running-ok", "delete") if !args.iter().any(|a| a == "--force" || a == "-f") => {
+            let code = pass_through(&args);
+            if code == ExitCode::SUCCESS {
+                code
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        ("state-lies", "state") => {
+            let out = match real().args(&args).output() {
+                Ok(o) => o,
+                Err(_) => return ExitCode::from(1),
+            };
+            let text = String::from_utf8_lossy(&out.stdout).replace("\"running\"", "\"created\"");
+            print!("{text}");
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            ExitCode::from(out.status.code().unwrap_or(1).clamp(0, 255) as u8)
+        }
+        _ => pass_through(&args),
+    }
+}
+
+const CONFIG_MUTATIONS: &[&str] = &[
+    "args",
+    "env",
+    "cwd",
+    "uid",
+    "umask",
+    "caps",
+    "no-new-privs",
+    "rlimit-soft",
+    "rlimit-hard",
+    "oom",
+    "hostname",
+    "sysctl",
+    "masked",
+    "readonly",
+    "root-rw",
+    "share-uts",
+];
+
+/// Config mutations change only the container whose probe reports (the process group's), so
+/// each one breaks exactly one observed property.
+fn mutate_config(m: &str, c: &mut Value) {
+    if c.pointer("/process/args/1") != Some(&json!("report")) {
+        return;
+    }
+    let p = &mut c["process"];
+    match m {
+        "args" => {
+            if let Some(a) = p["args"].as_array_mut() {
+                a.push(json!("--path"));
+                a.push(json!("/etc"));
+            }
+        }
+        "env" => p["env"] = json!(["PATH=/bin"]),
+        "cwd" => p["cwd"] = json!("/"),
+        "uid" => p["user"]["uid"] = json!(1001),
+        "umask" => p["user"]["umask"] = json!(18),
+        "caps" => p["capabilities"]["bounding"] = json!(["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"]),
+        "no-new-privs" => p["noNewPrivileges"] = json!(false),
+        "rlimit-soft" => p["rlimits"][0]["soft"] = json!(511),
+        "rlimit-hard" => p["rlimits"][0]["hard"] = json!(999),
+        "oom" => p["oomScoreAdj"] = json!(7),
+        "hostname" => c["hostname"] = json!("mutated"),
+        "sysctl" => c["linux"]["sysctl"] = json!({}),
+        "masked" => {
+            if let Some(m) = c["linux"]["maskedPaths"].as_array_mut() {
+                m.retain(|p| p != "/masked-file");
+            }
+        }
+        "readonly" => c["linux"]["readonlyPaths"] = json!([]),
+        "root-rw" => c["root"]["readonly"] = json!(false),
+        "share-uts" => {
+            if let Some(ns) = c["linux"]["namespaces"].as_array_mut() {
+                ns.retain(|n| n["type"] != "uts");
+            }
+            // Without its own uts namespace a hostname cannot be set; drop it as runtimes
+            // refuse the combination.
+            if let Some(o) = c.as_object_mut() {
+                o.remove("hostname");
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,6 @@
+//! Check groups, one file per area of the spec. Each group owns its containers, records one
+//! outcome per requirement it judges, and lists those ids in `IDS` (for coverage, and so a
+//! group that cannot run skips exactly its own requirements).
+
+pub mod lifecycle;
+pub mod process;

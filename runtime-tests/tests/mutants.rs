@@ -1,0 +1,211 @@
+//! Sensitivity of the runtime checks: a mutating wrapper in front of real runc breaks one
+//! behaviour at a time, and the suite must flag exactly the matching requirement (id and
+//! target). Without a mutation the same wrapper must be graded with no failure at all.
+//!
+//! Needs root and runc (CI has both; `cargo xtask setup` installs runc). Missing either is a
+//! test failure, never a silent pass.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use oci_certify_core::event::{Collector, Event, RunInfo, Sink, SinkError};
+use oci_certify_core::{Catalogue, Outcome, Runner, Selection, Spec};
+use oci_certify_runtime::engine::{certify, Options};
+
+const RUNC: &str = "/usr/sbin/runc";
+
+struct Shared(Arc<Mutex<Collector>>);
+impl Sink for Shared {
+    fn handle(&mut self, e: &Event) -> Result<(), SinkError> {
+        self.0.lock().unwrap().handle(e)
+    }
+}
+
+fn preconditions() {
+    assert!(
+        Path::new(RUNC).exists(),
+        "runc is missing: run `cargo xtask setup`"
+    );
+    let uid = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert!(
+        uid.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
+        "the runtime tests need root"
+    );
+}
+
+/// A wrapper script that runs the mutant with one mutation in front of runc.
+fn wrapper(dir: &Path, mutation: &str) -> PathBuf {
+    let path = dir.join(format!("runtime-{mutation}"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nOCI_CERTIFY_MUTATION={mutation} OCI_CERTIFY_REAL_RUNTIME={RUNC} exec {} \"$@\"\n",
+            env!("CARGO_BIN_EXE_oci-certify-mutant-runtime")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Certifies `binary`; returns `id[target]` of every failed point, and the harness errors.
+fn failures(binary: &Path) -> (BTreeSet<String>, Vec<String>) {
+    let catalogue = Catalogue::builtin()
+        .unwrap()
+        .spec(Spec::Runtime, None)
+        .unwrap();
+    let col = Arc::new(Mutex::new(Collector::default()));
+    let info = RunInfo {
+        tool: "test".into(),
+        tool_version: "0".into(),
+        spec: Spec::Runtime,
+        spec_version: catalogue.version.clone(),
+        subject: binary.display().to_string(),
+        command: "runtime".into(),
+    };
+    let runner = Runner::start(
+        catalogue,
+        Selection::all(),
+        info,
+        vec![Box::new(Shared(col.clone()))],
+    );
+    let end = certify(&runner, &Options::new(binary)).expect("the engine runs");
+    runner.finish().unwrap();
+    assert!(end.cleanup.is_clean(), "leftovers: {:?}", end.cleanup);
+    let col = col.lock().unwrap();
+    let mut failed = BTreeSet::new();
+    let mut errors = Vec::new();
+    for r in col.results() {
+        match &r.outcome {
+            Outcome::Fail { .. } => {
+                failed.insert(format!(
+                    "{}[{}]",
+                    r.point.requirement.id,
+                    r.point.target.clone().unwrap_or_default()
+                ));
+            }
+            Outcome::Error { message } => {
+                errors.push(format!("{}: {message}", r.point.requirement.id))
+            }
+            _ => {}
+        }
+    }
+    (failed, errors)
+}
+
+/// Real runc 1.1.5 divergences (runtime-tests/DIVERGENCES.md): red in every run through runc.
+const KNOWN: &[&str] = &[
+    "runtime.runtime.delete.not-stopped-error[created]",
+    "runtime.runtime.delete.not-stopped-no-effect[created]",
+];
+
+/// Mutations whose effect is one property: exactly these points fail (besides KNOWN).
+const EXACT: &[(&str, &[&str])] = &[
+    ("none", &[]),
+    ("args", &["runtime.runtime.start.run-program[process.args]"]),
+    ("env", &["runtime.runtime.start.run-program[process.env]"]),
+    ("cwd", &["runtime.runtime.start.run-program[process.cwd]"]),
+    (
+        "uid",
+        &["runtime.runtime.start.run-program[process.user.uid]"],
+    ),
+    (
+        "umask",
+        &["runtime.runtime.start.run-program[process.user.umask]"],
+    ),
+    (
+        "caps",
+        &["runtime.runtime.start.run-program[process.capabilities.bounding]"],
+    ),
+    (
+        "no-new-privs",
+        &["runtime.runtime.start.run-program[process.noNewPrivileges]"],
+    ),
+    (
+        "rlimit-soft",
+        &["runtime.config.process.rlimits-soft-applied[RLIMIT_NOFILE]"],
+    ),
+    (
+        "rlimit-hard",
+        &["runtime.config.process.rlimits-hard-applied[RLIMIT_NOFILE]"],
+    ),
+    (
+        "oom",
+        &["runtime.config.process.oom-score-adj-set[oomScoreAdj]"],
+    ),
+    (
+        "hostname",
+        &["runtime.runtime.create.apply-config[hostname]"],
+    ),
+    (
+        "sysctl",
+        &["runtime.runtime.create.apply-config[linux.sysctl]"],
+    ),
+    (
+        "masked",
+        &["runtime.runtime.create.apply-config[linux.maskedPaths]"],
+    ),
+    (
+        "readonly",
+        &["runtime.runtime.create.apply-config[linux.readonlyPaths]"],
+    ),
+    (
+        "root-rw",
+        &["runtime.config.root.readonly-applied[root.readonly]"],
+    ),
+    (
+        "share-uts",
+        &[
+            "runtime.config-linux.namespaces.create-without-path[uts]",
+            "runtime.runtime.create.apply-config[hostname]",
+        ],
+    ),
+    (
+        "start-twice-ok",
+        &["runtime.runtime.start.not-created-error[running]"],
+    ),
+    (
+        "delete-running-ok",
+        &["runtime.runtime.delete.not-stopped-error[running]"],
+    ),
+];
+
+/// Mutations of lifecycle behaviour, whose effects cascade: these points must be among the
+/// failures.
+const INCLUDES: &[(&str, &[&str])] = &[
+    ("ignore-kill", &["runtime.runtime.kill.send-signal[]"]),
+    ("state-lies", &["runtime.runtime.start.run-program[]"]),
+    (
+        "run-at-create",
+        &["runtime.runtime.lifecycle.create-program-not-run[]"],
+    ),
+];
+
+#[test]
+fn every_mutation_is_caught_by_its_requirement() {
+    preconditions();
+    let dir = tempfile::tempdir().unwrap();
+    let mut problems = Vec::new();
+    for (mutation, want) in EXACT {
+        let (failed, errors) = failures(&wrapper(dir.path(), mutation));
+        let want: BTreeSet<String> = want.iter().chain(KNOWN).map(|s| s.to_string()).collect();
+        if failed != want || !errors.is_empty() {
+            problems.push(format!(
+                "{mutation}: expected {want:?}, failed {failed:?}, errors {errors:?}"
+            ));
+        }
+    }
+    for (mutation, want) in INCLUDES {
+        let (failed, errors) = failures(&wrapper(dir.path(), mutation));
+        let missing: Vec<_> = want.iter().filter(|w| !failed.contains(**w)).collect();
+        if !missing.is_empty() || !errors.is_empty() {
+            problems.push(format!(
+                "{mutation}: {missing:?} not flagged (failed {failed:?}, errors {errors:?})"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
