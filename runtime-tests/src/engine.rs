@@ -164,6 +164,7 @@ pub fn recorded() -> Vec<&'static str> {
     let mut all: Vec<&'static str> = Vec::new();
     all.extend_from_slice(crate::groups::lifecycle::IDS);
     all.extend_from_slice(crate::groups::process::IDS);
+    all.extend_from_slice(crate::groups::features::IDS);
     all.sort_unstable();
     all.dedup();
     all
@@ -197,6 +198,7 @@ pub fn certify(runner: &Runner<'_>, opts: &Options) -> Result<RunEnd, DriverErro
             let c = &ctx;
             let a = scope.spawn(move || crate::groups::lifecycle::run(c));
             let b = scope.spawn(move || crate::groups::process::run(c));
+            crate::groups::features::run(c);
             for handle in [a, b] {
                 if handle.join().is_err() {
                     c.runner.diagnostic("harness error: a check group panicked");

@@ -2,5 +2,6 @@
 //! outcome per requirement it judges, and lists those ids in `IDS` (for coverage, and so a
 //! group that cannot run skips exactly its own requirements).
 
+pub mod features;
 pub mod lifecycle;
 pub mod process;
