@@ -119,6 +119,23 @@ pub(crate) fn runs_probe(pid: i64, rootfs: &Path) -> Option<bool> {
     Some(exe.dev() == probe.dev() && exe.ino() == probe.ino())
 }
 
+/// Waits until `pid` executes the probe, or `timeout` passes: `start` returns once the
+/// runtime has released the container, and the exec follows asynchronously. Backoff from 1 ms
+/// doubling to 50 ms; there is no event for "a process called execve".
+pub(crate) fn wait_for_exec(pid: i64, rootfs: &Path, timeout: Duration) -> Option<bool> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match runs_probe(pid, rootfs) {
+            Some(true) => return Some(true),
+            other if std::time::Instant::now() >= deadline => return other,
+            _ => {}
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
 /// Validates a state document with the validators (schema and rule layers), in its own group.
 pub(crate) fn check_state_document(ctx: &Ctx<'_, '_>, label: &str, inv: &Invocation) {
     let group = format!("state ({label})");

@@ -9,7 +9,8 @@ use crate::bundles::{base_config, prepare_rootfs};
 use crate::cli::Invocation;
 use crate::driver::Container;
 use crate::engine::{
-    at_invocation, check_state_document, harness, must_error, runs_probe, status_of, Ctx, PIPES,
+    at_invocation, check_state_document, harness, must_error, runs_probe, status_of, wait_for_exec,
+    Ctx, PIPES,
 };
 use crate::error::DriverError;
 
@@ -135,33 +136,10 @@ fn run_inner(ctx: &Ctx<'_, '_>) -> Result<(), DriverError> {
         id_outcome(&created.0, created.1.as_ref(), c.id()),
     );
 
-    // create does not run the user program: the created process is not the probe yet.
-    let not_run = match created.3 {
-        Some(pid) => match runs_probe(pid, &rootfs) {
-            Some(false) => Outcome::pass(),
-            Some(true) => Outcome::fail(
-                at_invocation(
-                    &create,
-                    format!("after create, pid {pid} already executes the user program"),
-                )
-                .expected("the user program starts only with `start`")
-                .actual(format!(
-                    "/proc/{pid}/exe is {}",
-                    crate::probe::PATH_IN_ROOTFS
-                )),
-            ),
-            None => Outcome::skip(format!("/proc/{pid}/exe could not be read")),
-        },
-        None => Outcome::skip("state gave no pid after create"),
-    };
-    ctx.record(
-        GROUP,
-        None,
-        "runtime.runtime.lifecycle.create-program-not-run",
-        not_run.clone(),
-    );
-    ctx.record(GROUP, None, "runtime.runtime.create.args-deferred", not_run);
-
+    // create does not run the user program: the created process is not the probe yet, right
+    // after create and again just before start (a runtime that runs it early has done so by
+    // then).
+    let right_after = created.3.and_then(|pid| runs_probe(pid, &rootfs));
     // A second create with the same id is refused and changes nothing.
     let (dup, _) = session
         .runtime()
@@ -180,18 +158,48 @@ fn run_inner(ctx: &Ctx<'_, '_>) -> Result<(), DriverError> {
         unchanged((&created.2, &created.3), &after_dup, "duplicate create"),
     );
 
+    let not_run = match (
+        created.3,
+        right_after,
+        created.3.and_then(|pid| runs_probe(pid, &rootfs)),
+    ) {
+        (None, ..) => Outcome::skip("state gave no pid after create"),
+        (Some(pid), Some(true), _) | (Some(pid), _, Some(true)) => Outcome::fail(
+            at_invocation(
+                &create,
+                format!("after create, pid {pid} already executes the user program"),
+            )
+            .expected("the user program starts only with `start`")
+            .actual(format!(
+                "/proc/{pid}/exe is {}",
+                crate::probe::PATH_IN_ROOTFS
+            )),
+        ),
+        (Some(_), Some(false), Some(false)) => Outcome::pass(),
+        (Some(pid), ..) => Outcome::skip(format!("/proc/{pid}/exe could not be read")),
+    };
+    ctx.record(
+        GROUP,
+        None,
+        "runtime.runtime.lifecycle.create-program-not-run",
+        not_run.clone(),
+    );
+    ctx.record(GROUP, None, "runtime.runtime.create.args-deferred", not_run);
+
     // start runs the program.
     let start = c.start()?;
     let running = snapshot(&c)?;
     let started = match (start.ok(), running.2.as_deref(), running.3) {
         (false, ..) => Outcome::fail(at_invocation(&start, "start failed").expected("exit 0")),
-        (true, Some("running"), Some(pid)) => match runs_probe(pid, &rootfs) {
-            Some(true) | None => Outcome::pass(),
-            Some(false) => Outcome::fail(at_invocation(
-                &running.0,
-                format!("after start, pid {pid} does not execute process.args[0]"),
-            )),
-        },
+        (true, Some("running"), Some(pid)) => {
+            match wait_for_exec(pid, &rootfs, ctx.opts.exit_timeout) {
+                Some(true) | None => Outcome::pass(),
+                Some(false) => Outcome::fail(at_invocation(
+                    &running.0,
+                    format!("after start, pid {pid} does not execute process.args[0]"),
+                )),
+            }
+        }
         (true, status, _) => Outcome::fail(
             at_invocation(&running.0, "after start, state does not say running")
                 .expected("status \"running\" with a pid")
