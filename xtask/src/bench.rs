@@ -84,7 +84,11 @@ fn random_layer(path: &Path, size: u64, seed: u64) -> Result<()> {
             Ok(n)
         }
     }
-    builder.append_data(&mut header, "data.bin", Noise(seed.wrapping_mul(2).wrapping_add(1), size))?;
+    builder.append_data(
+        &mut header,
+        "data.bin",
+        Noise(seed.wrapping_mul(2).wrapping_add(1), size),
+    )?;
     builder.into_inner()?.flush()?;
     Ok(())
 }

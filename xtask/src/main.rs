@@ -2,19 +2,26 @@
 //! and runs every gate CI runs; the other subcommands are its steps.
 //!
 //! ```text
-//! cargo xtask ci                 setup, fmt --check, clippy -D warnings, tests, lint-anchors
+//! cargo xtask ci                 setup, fmt --check, clippy -D warnings, tests, fuzz (45 s
+//!                                per target), lint-anchors
 //! cargo xtask setup              install the Debian packages and npm tools the tests need
 //! cargo xtask lint-anchors [DIR] prove every catalogue anchor exists in the spec texts
 //! cargo xtask bench [--quick]    the image benchmarks of BENCHMARKS.md
+//! cargo xtask fuzz [SECONDS]     build the fuzz targets (fuzz/) and run each for SECONDS (30)
+//! cargo xtask fuzz-seeds         regenerate the committed seed corpora under fuzz/seeds/
 //! ```
 
 mod bench;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use oci_certify_core::{anchors, Catalogue};
+
+/// Seconds each fuzz target runs in `cargo xtask ci` (three targets: about 2.5 minutes).
+const CI_FUZZ_SECONDS: u64 = 45;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,8 +32,20 @@ fn main() -> Result<()> {
         Some("setup") => setup(&root),
         Some("lint-anchors") => lint_anchors(&specs_dir(&root, args.get(1))),
         Some("bench") => bench::run(&root, args.iter().any(|a| a == "--quick")),
+        Some("fuzz") => {
+            let seconds = match args.get(1) {
+                Some(s) => s
+                    .parse()
+                    .with_context(|| format!("fuzz SECONDS must be a whole number, not {s:?}"))?,
+                None => 30,
+            };
+            fuzz::fuzz(&root, seconds)
+        }
+        Some("fuzz-seeds") => fuzz::seeds(&root),
         _ => {
-            eprintln!("usage: cargo xtask ci | setup | lint-anchors [SPECS_DIR] | bench [--quick]");
+            eprintln!(
+                "usage: cargo xtask ci | setup | lint-anchors [SPECS_DIR] | bench [--quick] | fuzz [SECONDS] | fuzz-seeds"
+            );
             std::process::exit(2);
         }
     }
@@ -61,6 +80,8 @@ pub(crate) fn cargo() -> Command {
 fn ci(root: &Path) -> Result<()> {
     setup(root)?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    // The fuzz crate is its own workspace, outside `--all`.
+    run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
         "--workspace",
@@ -70,6 +91,7 @@ fn ci(root: &Path) -> Result<()> {
         "warnings",
     ]))?;
     run(cargo().args(["test", "--workspace"]))?;
+    fuzz::fuzz(root, CI_FUZZ_SECONDS)?;
     let specs = specs_dir(root, None);
     if specs.is_dir() {
         lint_anchors(&specs)?;

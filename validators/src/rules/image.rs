@@ -2177,7 +2177,8 @@ fn config_history_layer_count(doc: &Doc) -> Outcome {
 /// annotations.md, Rules: keys are unique within an annotation map (a config's `Labels`
 /// included); a repeated member name in the JSON text breaks it.
 fn annotation_keys_unique(doc: &Doc) -> Outcome {
-    let maps: Vec<String> = annotation_maps(doc).into_iter().map(|(p, _)| p).collect();
+    let maps: std::collections::HashSet<String> =
+        annotation_maps(doc).into_iter().map(|(p, _)| p).collect();
     let failures = doc
         .document
         .duplicates
@@ -2573,7 +2574,8 @@ fn annotation_base_name_qualified(doc: &Doc) -> Outcome {
 /// document ambiguous; key order and white space are not judged, as real producers do not emit
 /// canonical JSON). Duplicates inside annotation maps are reported by the annotation rule.
 fn no_duplicate_keys(doc: &Doc) -> Outcome {
-    let maps: Vec<String> = annotation_maps(doc).into_iter().map(|(p, _)| p).collect();
+    let maps: std::collections::HashSet<String> =
+        annotation_maps(doc).into_iter().map(|(p, _)| p).collect();
     let failures: Vec<Failure> = doc
         .document
         .duplicates
