@@ -310,6 +310,32 @@ impl Collector {
     }
 }
 
+/// A [`Collector`] shared between the runner (as one of its sinks) and the caller, who reads
+/// it after the run: what every engine's tests need.
+#[derive(Debug, Clone, Default)]
+pub struct SharedCollector(std::sync::Arc<std::sync::Mutex<Collector>>);
+
+impl SharedCollector {
+    /// A sink feeding this collector.
+    pub fn sink(&self) -> Box<dyn Sink> {
+        Box::new(self.clone())
+    }
+
+    /// A copy of everything collected so far.
+    pub fn snapshot(&self) -> Collector {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Sink for SharedCollector {
+    fn handle(&mut self, event: &Event) -> Result<(), SinkError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .handle(event)
+    }
+}
+
 impl Sink for Collector {
     fn handle(&mut self, event: &Event) -> Result<(), SinkError> {
         self.events.push(event.clone());

@@ -12,9 +12,8 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
-use oci_certify_core::event::{Collector, Event, RunInfo, Sink, SinkError};
+use oci_certify_core::event::{Event, RunInfo, SharedCollector};
 use oci_certify_core::{Catalogue, Outcome, PointResult, Runner, Selection, Spec};
 use oci_certify_fixtures::layout::{Image, LayoutBuilder};
 use oci_certify_image::layout::{check_path, Options};
@@ -192,13 +191,6 @@ fn gunzip(layout: &Path, digest: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------
 // Judging
 
-struct Shared(Arc<Mutex<Collector>>);
-impl Sink for Shared {
-    fn handle(&mut self, e: &Event) -> Result<(), SinkError> {
-        self.0.lock().unwrap().handle(e)
-    }
-}
-
 /// What the layout engine said about one layout.
 struct Report {
     subject: String,
@@ -212,7 +204,7 @@ fn certify(path: &Path) -> Report {
         .unwrap()
         .spec(Spec::Image, None)
         .unwrap();
-    let col = Arc::new(Mutex::new(Collector::default()));
+    let col = SharedCollector::default();
     let info = RunInfo {
         tool: "real_producers".into(),
         tool_version: "0".into(),
@@ -221,16 +213,11 @@ fn certify(path: &Path) -> Report {
         subject: path.display().to_string(),
         command: "image".into(),
     };
-    let runner = Runner::start(
-        catalogue,
-        Selection::all(),
-        info,
-        vec![Box::new(Shared(col.clone()))],
-    );
+    let runner = Runner::start(catalogue, Selection::all(), info, vec![col.sink()]);
     check_path(&runner, path, &Options::default())
         .unwrap_or_else(|e| panic!("{} could not be read: {e}", path.display()));
     runner.finish().unwrap();
-    let col = col.lock().unwrap();
+    let col = col.snapshot();
     Report {
         subject: path.display().to_string(),
         results: col.results().cloned().collect(),

@@ -8,20 +8,12 @@
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
-use oci_certify_core::event::{Collector, Event, RunInfo, Sink, SinkError};
+use oci_certify_core::event::{RunInfo, SharedCollector};
 use oci_certify_core::{Catalogue, Outcome, Runner, Selection, Spec};
 use oci_certify_runtime::engine::{certify, Options};
 
 const RUNC: &str = "/usr/sbin/runc";
-
-struct Shared(Arc<Mutex<Collector>>);
-impl Sink for Shared {
-    fn handle(&mut self, e: &Event) -> Result<(), SinkError> {
-        self.0.lock().unwrap().handle(e)
-    }
-}
 
 fn preconditions() {
     assert!(
@@ -57,7 +49,7 @@ fn failures(binary: &Path) -> (BTreeSet<String>, Vec<String>) {
         .unwrap()
         .spec(Spec::Runtime, None)
         .unwrap();
-    let col = Arc::new(Mutex::new(Collector::default()));
+    let col = SharedCollector::default();
     let info = RunInfo {
         tool: "test".into(),
         tool_version: "0".into(),
@@ -66,16 +58,11 @@ fn failures(binary: &Path) -> (BTreeSet<String>, Vec<String>) {
         subject: binary.display().to_string(),
         command: "runtime".into(),
     };
-    let runner = Runner::start(
-        catalogue,
-        Selection::all(),
-        info,
-        vec![Box::new(Shared(col.clone()))],
-    );
+    let runner = Runner::start(catalogue, Selection::all(), info, vec![col.sink()]);
     let end = certify(&runner, &Options::new(binary)).expect("the engine runs");
     runner.finish().unwrap();
     assert!(end.cleanup.is_clean(), "leftovers: {:?}", end.cleanup);
-    let col = col.lock().unwrap();
+    let col = col.snapshot();
     let mut failed = BTreeSet::new();
     let mut errors = Vec::new();
     for r in col.results() {

@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oci_certify_core::check::Location;
-use oci_certify_core::event::{Collector, Event, RunInfo, Sink, SinkError};
+use oci_certify_core::event::{Event, RunInfo, SharedCollector};
 use oci_certify_core::fault::{Blame, Fault};
 use oci_certify_core::{Catalogue, Outcome, Runner, Selection, Spec};
 use oci_certify_validators::bundle::{check_bundle, check_state_or_features, BundleError};
@@ -22,13 +21,6 @@ const AT_ROOT: &str = "runtime.bundle.container-format.config-at-root";
 const NAME: &str = "runtime.bundle.container-format.config-name";
 const SINGLE: &str = "runtime.bundle.container-format.single-directory";
 const ROOTFS: &str = "runtime.config.root.path-exists";
-
-struct Shared(Arc<Mutex<Collector>>);
-impl Sink for Shared {
-    fn handle(&mut self, e: &Event) -> Result<(), SinkError> {
-        self.0.lock().unwrap().handle(e)
-    }
-}
 
 /// Every recorded outcome by requirement id (last one wins), and the run's diagnostics.
 struct Run {
@@ -72,7 +64,7 @@ fn run_with(f: impl FnOnce(&Runner<'_>) -> Result<(), BundleError>) -> Result<Ru
         .unwrap()
         .spec(Spec::Runtime, None)
         .unwrap();
-    let col = Arc::new(Mutex::new(Collector::default()));
+    let col = SharedCollector::default();
     let info = RunInfo {
         tool: "test".into(),
         tool_version: "0".into(),
@@ -81,16 +73,11 @@ fn run_with(f: impl FnOnce(&Runner<'_>) -> Result<(), BundleError>) -> Result<Ru
         subject: "bundle".into(),
         command: "bundle".into(),
     };
-    let runner = Runner::start(
-        catalogue,
-        Selection::all(),
-        info,
-        vec![Box::new(Shared(col.clone()))],
-    );
+    let runner = Runner::start(catalogue, Selection::all(), info, vec![col.sink()]);
     let result = f(&runner);
     runner.finish().unwrap();
     result?;
-    let col = col.lock().unwrap();
+    let col = col.snapshot();
     let mut outcomes = BTreeMap::new();
     for r in col.results() {
         outcomes.insert(r.point.requirement.id.clone(), r.outcome.clone());

@@ -10,20 +10,12 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use oci_certify_core::event::{Collector, Event, RunInfo, Sink, SinkError};
+use oci_certify_core::event::{Event, RunInfo, SharedCollector};
 use oci_certify_core::{Catalogue, Runner, Selection};
 use oci_certify_validators::json::Limits;
 use oci_certify_validators::{check_document, DocKind};
 use serde_json::Value;
-
-struct Shared(Arc<Mutex<Collector>>);
-impl Sink for Shared {
-    fn handle(&mut self, e: &Event) -> Result<(), SinkError> {
-        self.0.lock().unwrap().handle(e)
-    }
-}
 
 /// Runs one document and returns (failed ids, harness errors).
 fn failing_ids(kind: DocKind, bytes: &[u8]) -> (BTreeSet<String>, Vec<String>) {
@@ -31,7 +23,7 @@ fn failing_ids(kind: DocKind, bytes: &[u8]) -> (BTreeSet<String>, Vec<String>) {
         .unwrap()
         .spec(kind.spec(), None)
         .unwrap();
-    let col = Arc::new(Mutex::new(Collector::default()));
+    let col = SharedCollector::default();
     let info = RunInfo {
         tool: "test".into(),
         tool_version: "0".into(),
@@ -40,12 +32,7 @@ fn failing_ids(kind: DocKind, bytes: &[u8]) -> (BTreeSet<String>, Vec<String>) {
         subject: "case".into(),
         command: "test".into(),
     };
-    let runner = Runner::start(
-        catalogue,
-        Selection::all(),
-        info,
-        vec![Box::new(Shared(col.clone()))],
-    );
+    let runner = Runner::start(catalogue, Selection::all(), info, vec![col.sink()]);
     check_document(
         &runner,
         "doc",
@@ -56,7 +43,7 @@ fn failing_ids(kind: DocKind, bytes: &[u8]) -> (BTreeSet<String>, Vec<String>) {
         Limits::default(),
     );
     runner.finish().unwrap();
-    let col = col.lock().unwrap();
+    let col = col.snapshot();
     let mut errors: Vec<String> = col
         .events
         .iter()

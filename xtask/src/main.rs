@@ -124,14 +124,19 @@ fn setup(root: &Path) -> Result<()> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
+    // A package counts as present when dpkg has it, or when a command of its name is on PATH
+    // (some machine images ship node with its own npm, which conflicts with Debian's npm).
     let missing: Vec<&str> = wanted
         .iter()
         .copied()
         .filter(|p| {
-            !Command::new("dpkg-query")
+            let installed = Command::new("dpkg-query")
                 .args(["-W", "-f", "${Status}", p])
                 .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"));
+            let on_path = std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()));
+            !installed && !on_path
         })
         .collect();
     if !missing.is_empty() {
