@@ -11,7 +11,8 @@
 //! - [`driver`]: sessions and containers: private state root, unique ids and cgroup paths,
 //!   waiting on pidfds (never fixed sleeps), audited cleanup that also runs on Ctrl-C.
 //! - [`bundles`]: the base config and rootfs every group starts from.
-//! - [`groups`]: the check groups (lifecycle and state; the process as seen from inside).
+//! - [`groups`]: the check groups (lifecycle and state; the process as seen from inside;
+//!   the `features` command).
 //! - [`engine`]: the run: smoke test with one clear diagnosis, groups in parallel, cleanup.
 //!
 //! The sensitivity of the checks is proven by `oci-certify-mutant-runtime` (src/bin), a
