@@ -301,6 +301,51 @@ impl Collector {
         })
     }
 
+    /// Every diagnostic message.
+    pub fn diagnostics(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Diagnostic { message } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Ids of the requirements with at least one failed point.
+    pub fn failed_ids(&self) -> std::collections::BTreeSet<String> {
+        self.results()
+            .filter(|r| r.outcome.is_fail())
+            .map(|r| r.point.requirement.id.clone())
+            .collect()
+    }
+
+    /// Failed points as `id[target]` (an empty target for points without one).
+    pub fn failed_points(&self) -> std::collections::BTreeSet<String> {
+        self.results()
+            .filter(|r| r.outcome.is_fail())
+            .map(|r| {
+                format!(
+                    "{}[{}]",
+                    r.point.requirement.id,
+                    r.point.target.as_deref().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// Harness errors, as `id: message`.
+    pub fn errors(&self) -> Vec<String> {
+        self.results()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Error { message } => {
+                    Some(format!("{}: {message}", r.point.requirement.id))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The final summary, once the run finished.
     pub fn end(&self) -> Option<&RunEnd> {
         self.events.iter().rev().find_map(|e| match e {

@@ -33,6 +33,7 @@ pub mod exit;
 pub mod fault;
 pub mod runner;
 pub mod selection;
+pub mod testing;
 
 pub use catalogue::{Catalogue, Level, Platform, Requirement, Spec, Subject};
 pub use check::{Check, Failure, Location, Outcome};

@@ -13,8 +13,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use oci_certify_core::event::{Event, RunInfo, SharedCollector};
-use oci_certify_core::{Catalogue, Outcome, PointResult, Runner, Selection, Spec};
+use oci_certify_core::testing::collect;
+use oci_certify_core::{Outcome, PointResult, Spec};
 use oci_certify_fixtures::layout::{Image, LayoutBuilder};
 use oci_certify_image::layout::{check_path, Options};
 use serde_json::{json, Value};
@@ -200,35 +200,15 @@ struct Report {
 
 /// Runs the layout engine on `path` (a directory or an archive) with every requirement.
 fn certify(path: &Path) -> Report {
-    let catalogue = Catalogue::builtin()
-        .unwrap()
-        .spec(Spec::Image, None)
-        .unwrap();
-    let col = SharedCollector::default();
-    let info = RunInfo {
-        tool: "real_producers".into(),
-        tool_version: "0".into(),
-        spec: Spec::Image,
-        spec_version: catalogue.version.clone(),
-        subject: path.display().to_string(),
-        command: "image".into(),
-    };
-    let runner = Runner::start(catalogue, Selection::all(), info, vec![col.sink()]);
-    check_path(&runner, path, &Options::default())
-        .unwrap_or_else(|e| panic!("{} could not be read: {e}", path.display()));
-    runner.finish().unwrap();
-    let col = col.snapshot();
+    let (result, col) = collect(Spec::Image, &path.display().to_string(), |runner| {
+        check_path(runner, path, &Options::default())
+    })
+    .unwrap();
+    result.unwrap_or_else(|e| panic!("{} could not be read: {e}", path.display()));
     Report {
         subject: path.display().to_string(),
         results: col.results().cloned().collect(),
-        diagnostics: col
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Diagnostic { message } => Some(message.clone()),
-                _ => None,
-            })
-            .collect(),
+        diagnostics: col.diagnostics(),
     }
 }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use oci_certify_core::event::{RunInfo, SharedCollector};
-use oci_certify_core::{Catalogue, Outcome, Runner, Selection, Spec};
+use oci_certify_core::testing::collect;
+use oci_certify_core::Spec;
 use oci_certify_runtime::engine::{certify, Options};
 
 const RUNC: &str = "/usr/sbin/runc";
@@ -45,42 +45,13 @@ fn wrapper(dir: &Path, mutation: &str) -> PathBuf {
 
 /// Certifies `binary`; returns `id[target]` of every failed point, and the harness errors.
 fn failures(binary: &Path) -> (BTreeSet<String>, Vec<String>) {
-    let catalogue = Catalogue::builtin()
-        .unwrap()
-        .spec(Spec::Runtime, None)
-        .unwrap();
-    let col = SharedCollector::default();
-    let info = RunInfo {
-        tool: "test".into(),
-        tool_version: "0".into(),
-        spec: Spec::Runtime,
-        spec_version: catalogue.version.clone(),
-        subject: binary.display().to_string(),
-        command: "runtime".into(),
-    };
-    let runner = Runner::start(catalogue, Selection::all(), info, vec![col.sink()]);
-    let end = certify(&runner, &Options::new(binary)).expect("the engine runs");
-    runner.finish().unwrap();
+    let (end, col) = collect(Spec::Runtime, &binary.display().to_string(), |runner| {
+        certify(runner, &Options::new(binary))
+    })
+    .unwrap();
+    let end = end.expect("the engine runs");
     assert!(end.cleanup.is_clean(), "leftovers: {:?}", end.cleanup);
-    let col = col.snapshot();
-    let mut failed = BTreeSet::new();
-    let mut errors = Vec::new();
-    for r in col.results() {
-        match &r.outcome {
-            Outcome::Fail { .. } => {
-                failed.insert(format!(
-                    "{}[{}]",
-                    r.point.requirement.id,
-                    r.point.target.clone().unwrap_or_default()
-                ));
-            }
-            Outcome::Error { message } => {
-                errors.push(format!("{}: {message}", r.point.requirement.id))
-            }
-            _ => {}
-        }
-    }
-    (failed, errors)
+    (col.failed_points(), col.errors())
 }
 
 /// Real runc 1.1.5 divergences (runtime-tests/DIVERGENCES.md): red in every run through runc.

@@ -8,9 +8,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use oci_certify_core::check::Location;
-use oci_certify_core::event::{Event, RunInfo, SharedCollector};
 use oci_certify_core::fault::{Blame, Fault};
-use oci_certify_core::{Catalogue, Outcome, Runner, Selection, Spec};
+use oci_certify_core::testing::collect;
+use oci_certify_core::{Outcome, Runner, Spec};
 use oci_certify_validators::bundle::{check_bundle, check_state_or_features, BundleError};
 use oci_certify_validators::json::Limits;
 use oci_certify_validators::DocKind;
@@ -60,39 +60,15 @@ impl Run {
 }
 
 fn run_with(f: impl FnOnce(&Runner<'_>) -> Result<(), BundleError>) -> Result<Run, BundleError> {
-    let catalogue = Catalogue::builtin()
-        .unwrap()
-        .spec(Spec::Runtime, None)
-        .unwrap();
-    let col = SharedCollector::default();
-    let info = RunInfo {
-        tool: "test".into(),
-        tool_version: "0".into(),
-        spec: Spec::Runtime,
-        spec_version: catalogue.version.clone(),
-        subject: "bundle".into(),
-        command: "bundle".into(),
-    };
-    let runner = Runner::start(catalogue, Selection::all(), info, vec![col.sink()]);
-    let result = f(&runner);
-    runner.finish().unwrap();
+    let (result, col) = collect(Spec::Runtime, "bundle", f).unwrap();
     result?;
-    let col = col.snapshot();
-    let mut outcomes = BTreeMap::new();
-    for r in col.results() {
-        outcomes.insert(r.point.requirement.id.clone(), r.outcome.clone());
-    }
-    let diagnostics = col
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Diagnostic { message } => Some(message.clone()),
-            _ => None,
-        })
+    let outcomes = col
+        .results()
+        .map(|r| (r.point.requirement.id.clone(), r.outcome.clone()))
         .collect();
     Ok(Run {
         outcomes,
-        diagnostics,
+        diagnostics: col.diagnostics(),
     })
 }
 

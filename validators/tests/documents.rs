@@ -11,58 +11,28 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use oci_certify_core::event::{Event, RunInfo, SharedCollector};
-use oci_certify_core::{Catalogue, Runner, Selection};
+use oci_certify_core::testing::collect;
 use oci_certify_validators::json::Limits;
 use oci_certify_validators::{check_document, DocKind};
 use serde_json::Value;
 
-/// Runs one document and returns (failed ids, harness errors).
+/// Runs one document and returns (failed ids, harness errors and diagnostics).
 fn failing_ids(kind: DocKind, bytes: &[u8]) -> (BTreeSet<String>, Vec<String>) {
-    let catalogue = Catalogue::builtin()
-        .unwrap()
-        .spec(kind.spec(), None)
-        .unwrap();
-    let col = SharedCollector::default();
-    let info = RunInfo {
-        tool: "test".into(),
-        tool_version: "0".into(),
-        spec: kind.spec(),
-        spec_version: catalogue.version.clone(),
-        subject: "case".into(),
-        command: "test".into(),
-    };
-    let runner = Runner::start(catalogue, Selection::all(), info, vec![col.sink()]);
-    check_document(
-        &runner,
-        "doc",
-        None,
-        "case.json",
-        bytes,
-        kind,
-        Limits::default(),
-    );
-    runner.finish().unwrap();
-    let col = col.snapshot();
-    let mut errors: Vec<String> = col
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Diagnostic { message } => Some(message.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut failed = BTreeSet::new();
-    for r in col.results() {
-        match &r.outcome {
-            oci_certify_core::Outcome::Fail { .. } => {
-                failed.insert(r.point.requirement.id.clone());
-            }
-            oci_certify_core::Outcome::Error { message } => errors.push(message.clone()),
-            _ => {}
-        }
-    }
-    (failed, errors)
+    let ((), col) = collect(kind.spec(), "case", |runner| {
+        check_document(
+            runner,
+            "doc",
+            None,
+            "case.json",
+            bytes,
+            kind,
+            Limits::default(),
+        );
+    })
+    .unwrap();
+    let mut errors = col.diagnostics();
+    errors.extend(col.errors());
+    (col.failed_ids(), errors)
 }
 
 fn bytes_of(case: &Value) -> Vec<u8> {
