@@ -1,9 +1,6 @@
-//! The reference runtime: a small, readable OCI runtime that `oci-certify runtime` certifies by
-//! default. It shares no code with the suite and is driven only through its command line.
-//!
-//! Status: not written yet (issue 5). The binary says so and exits 2 rather than pretend.
+//! The `oci-reference-runtime` executable: everything lives in the library (see its docs);
+//! `oci-certify` links the same library and dispatches to it when invoked under this name.
 
 fn main() {
-    eprintln!("oci-reference-runtime: not implemented yet (see the project's issue on the reference runtime)");
-    std::process::exit(2);
+    std::process::exit(oci_reference_runtime::main_from_args(std::env::args_os()));
 }
