@@ -18,6 +18,12 @@ use oci_certify_core::exit;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // Multi-call: invoked as `oci-reference-runtime` (the symlink `oci-certify runtime` makes
+    // for itself), this executable is the reference runtime, never the suite.
+    if runtime::invoked_as_reference_runtime() {
+        let code = oci_reference_runtime::main_from_args(std::env::args_os());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,

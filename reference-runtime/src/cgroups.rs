@@ -72,8 +72,20 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
             }),
             "cgroup" => {
                 let known = [
-                    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
-                    "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc",
+                    "cpu",
+                    "cpuacct",
+                    "cpuset",
+                    "memory",
+                    "devices",
+                    "freezer",
+                    "blkio",
+                    "pids",
+                    "hugetlb",
+                    "net_cls",
+                    "net_prio",
+                    "perf_event",
+                    "rdma",
+                    "misc",
                 ];
                 let mut controllers = Vec::new();
                 let mut keys = Vec::new();
@@ -244,7 +256,9 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
     let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
     format!(
         "{} {}:{} {}",
-        d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into()),
+        d.typ()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_else(|| "a".into()),
         num(d.major()),
         num(d.minor()),
         d.access().clone().unwrap_or_else(|| "rwm".into())
@@ -255,8 +269,15 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
 /// plus one allowing each device the config creates.
 pub fn default_device_rules(created: &[(char, u64, u64)]) -> Vec<String> {
     let mut rules: Vec<String> = [
-        "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-        "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+        "c 1:3 rwm",
+        "c 1:5 rwm",
+        "c 1:7 rwm",
+        "c 1:8 rwm",
+        "c 1:9 rwm",
+        "c 5:0 rwm",
+        "c 5:1 rwm",
+        "c 5:2 rwm",
+        "c 136:* rwm",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -298,7 +319,11 @@ pub fn v2_files(r: &LinuxResources) -> Result<Vec<(String, String)>, CgroupError
     if let Some(c) = r.cpu() {
         if let Some(s) = c.shares() {
             // runc's conversion of shares (2..262144) to weight (1..10000).
-            let w = if s == 0 { 100 } else { 1 + ((s.clamp(2, 262144) - 2) * 9999) / 262142 };
+            let w = if s == 0 {
+                100
+            } else {
+                1 + ((s.clamp(2, 262144) - 2) * 9999) / 262142
+            };
             put("cpu.weight", w.to_string());
         }
         if c.quota().is_some() || c.period().is_some() {
@@ -328,7 +353,10 @@ pub fn v2_files(r: &LinuxResources) -> Result<Vec<(String, String)>, CgroupError
         }
     }
     for h in r.hugepage_limits().iter().flatten() {
-        put(&format!("hugetlb.{}.max", h.page_size()), h.limit().to_string());
+        put(
+            &format!("hugetlb.{}.max", h.page_size()),
+            h.limit().to_string(),
+        );
     }
     for (k, v) in r.unified().iter().flatten() {
         put(k, v.clone());
@@ -377,7 +405,11 @@ impl Cgroups {
         created_devices: &[(char, u64, u64)],
     ) -> Result<(), CgroupError> {
         let me = self;
-        if unified && r.devices().as_ref().is_some_and(|d| d.iter().any(|d| d.allow())) {
+        if unified
+            && r.devices()
+                .as_ref()
+                .is_some_and(|d| d.iter().any(|d| d.allow()))
+        {
             // Device rules on v2 need an eBPF program, which this runtime does not load.
             return Err(CgroupError::Unsupported(
                 "device allow rules need cgroup v1 here (no eBPF device filter)".into(),
@@ -452,7 +484,9 @@ impl Cgroups {
                 match std::fs::remove_dir(d) {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                    Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
+                    Err(e)
+                        if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) =>
+                    {
                         std::thread::sleep(backoff);
                         backoff = (backoff * 2).min(Duration::from_millis(100));
                     }
@@ -569,13 +603,21 @@ mod tests {
             "pids": {"limit": 32},
             "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}]
         }));
-        let all: Vec<String> = ["memory", "cpu", "pids", "devices"].map(String::from).to_vec();
+        let all: Vec<String> = ["memory", "cpu", "pids", "devices"]
+            .map(String::from)
+            .to_vec();
         let v1 = v1_files(&all, &r);
         assert!(v1.contains(&("memory.limit_in_bytes".into(), "104857600".into())));
         assert!(v1.contains(&("pids.max".into(), "32".into())));
         assert!(v1.contains(&("cpu.cfs_quota_us".into(), "50000".into())));
-        let deny = v1.iter().position(|(k, v)| k == "devices.deny" && v == "a").unwrap();
-        let allow = v1.iter().position(|(k, v)| k == "devices.allow" && v == "c 10:200 rwm").unwrap();
+        let deny = v1
+            .iter()
+            .position(|(k, v)| k == "devices.deny" && v == "a")
+            .unwrap();
+        let allow = v1
+            .iter()
+            .position(|(k, v)| k == "devices.allow" && v == "c 10:200 rwm")
+            .unwrap();
         assert!(deny < allow);
         assert!(v1.contains(&("devices.deny".into(), "a *:* rwm".into())));
         let v2 = v2_files(&r).unwrap();

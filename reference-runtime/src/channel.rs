@@ -107,7 +107,9 @@ impl Channel {
                 MsgFlags::empty(),
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::ECONNRESET) => return Err(ChannelError::Closed { expected }),
+                Err(nix::errno::Errno::ECONNRESET) => {
+                    return Err(ChannelError::Closed { expected })
+                }
                 r => break r?,
             }
         };

@@ -170,14 +170,21 @@ mod tests {
         let out = dir.join("out");
         let script = format!("cat > {}", out.display());
         run_all("prestart", &[hook(&["sh", "-c", &script], None)], &state()).unwrap();
-        let got: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         assert_eq!(got["status"], "creating");
         assert_eq!(got["id"], "c");
-        let e = run_all("poststart", &[hook(&["sh", "-c", "exit 3"], None)], &state());
+        let e = run_all(
+            "poststart",
+            &[hook(&["sh", "-c", "exit 3"], None)],
+            &state(),
+        );
         assert!(matches!(e, Err(HookError::Failed { .. })));
         let t = Instant::now();
-        let e = run_all("prestart", &[hook(&["sh", "-c", "sleep 30"], Some(1))], &state());
+        let e = run_all(
+            "prestart",
+            &[hook(&["sh", "-c", "sleep 30"], Some(1))],
+            &state(),
+        );
         assert!(matches!(e, Err(HookError::Timeout { .. })));
         assert!(t.elapsed() < Duration::from_secs(10));
         std::fs::remove_dir_all(&dir).unwrap();

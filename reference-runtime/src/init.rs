@@ -107,7 +107,8 @@ fn bootstrap_inner(chan: &Channel, args: InitArgs) -> Result<i32, InitError> {
     if args.plan.new_user {
         sys.unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
             .map_err(step("create the user namespace"))?;
-        chan.send(&Message::MapIds).map_err(step("ask for id mappings"))?;
+        chan.send(&Message::MapIds)
+            .map_err(step("ask for id mappings"))?;
         chan.expect(&Message::IdsMapped, "the id mappings")
             .map_err(step("wait for id mappings"))?;
     }
@@ -159,7 +160,10 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
         step: "config",
         detail: "no process".into(),
     })?;
-    let pid = match chan.recv("the init's host pid").map_err(step("wait for my pid"))? {
+    let pid = match chan
+        .recv("the init's host pid")
+        .map_err(step("wait for my pid"))?
+    {
         Message::YourPid(p) => p,
         other => {
             return Err(InitError::Step {
@@ -187,7 +191,11 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
         .map_err(step("ask for the runtime hooks"))?;
     chan.expect(&Message::RuntimeHooksDone, "the runtime hooks")
         .map_err(step("runtime hooks"))?;
-    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.create_container().clone()) {
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().clone())
+    {
         hooks::run_all("createContainer", &h, &args.state(Status::Creating, pid))
             .map_err(step("createContainer hooks"))?;
     }
@@ -214,10 +222,15 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
         })?;
         let (master, name) = console::open_pty().map_err(step("terminal"))?;
         if let Some(size) = process.console_size() {
-            console::set_size(master.as_raw_fd(), size.height() as u32, size.width() as u32);
+            console::set_size(
+                master.as_raw_fd(),
+                size.height() as u32,
+                size.width() as u32,
+            );
         }
         let console_path = Path::new("/dev/console");
-        sys.create_file(console_path).map_err(step("/dev/console"))?;
+        sys.create_file(console_path)
+            .map_err(step("/dev/console"))?;
         sys.mount(
             Some(Path::new(&name)),
             console_path,
@@ -231,7 +244,8 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
         TERMINAL.with(|t| *t.borrow_mut() = Some(name));
     }
     fs.finish(spec).map_err(step("finish the rootfs"))?;
-    chan.send(&Message::Created).map_err(step("report created"))?;
+    chan.send(&Message::Created)
+        .map_err(step("report created"))?;
     // Wait for `start`.
     let (mut conn, _) = loop {
         match args.listener.accept() {
@@ -240,7 +254,8 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
         }
     };
     let mut word = [0u8; 5];
-    conn.read_exact(&mut word).map_err(step("read the start request"))?;
+    conn.read_exact(&mut word)
+        .map_err(step("read the start request"))?;
     Ok(conn)
 }
 
@@ -258,7 +273,11 @@ fn become_process(
         step: "config",
         detail: "no process".into(),
     })?;
-    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.start_container().clone()) {
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().clone())
+    {
         let pid = std::fs::read_link("/proc/self")
             .ok()
             .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
@@ -285,7 +304,11 @@ fn become_process(
             seccomp::install(s, prog).map_err(step("seccomp"))?;
         }
     }
-    let caps = process.capabilities().as_ref().map(Sets::from_spec).unwrap_or_default();
+    let caps = process
+        .capabilities()
+        .as_ref()
+        .map(Sets::from_spec)
+        .unwrap_or_default();
     caps.apply_bounding().map_err(step("capabilities"))?;
     set_user(process)?;
     caps.apply_process().map_err(step("capabilities"))?;
@@ -309,7 +332,12 @@ fn become_process(
     // SAFETY: close_range with integer arguments only.
     #[allow(unsafe_code)]
     unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
     }
     if nnp {
         if let Some((s, prog)) = &seccomp {

@@ -120,7 +120,11 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(msg) => {
             eprintln!("{BINARY_NAME}: error: {msg}");
             if let Some(log) = &cli.log {
-                if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                {
                     let _ = writeln!(f, "error: {msg}");
                 }
             }

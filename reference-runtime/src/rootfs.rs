@@ -46,11 +46,47 @@ pub struct Options {
 
 /// Every option string this runtime understands as a flag (for `features`).
 pub const FLAG_OPTIONS: &[&str] = &[
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
-    "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
-    "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
-    "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
-    "shared", "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable",
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "unbindable",
 ];
 
 /// Parses mount options: flags, propagation, and data for the filesystem.
@@ -92,8 +128,14 @@ pub fn parse_options(options: &[String]) -> Options {
             "noiversion" => (MsFlags::empty(), MsFlags::MS_I_VERSION),
             "silent" => (MsFlags::MS_SILENT, MsFlags::empty()),
             "loud" => (MsFlags::empty(), MsFlags::MS_SILENT),
-            "nosymfollow" => (MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW), MsFlags::empty()),
-            "symfollow" => (MsFlags::empty(), MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+            "nosymfollow" => (
+                MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+                MsFlags::empty(),
+            ),
+            "symfollow" => (
+                MsFlags::empty(),
+                MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+            ),
             "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
             p => {
@@ -354,7 +396,11 @@ impl Rootfs<'_> {
                     if e.errno == nix::errno::Errno::EPERM
                         && matches!(typ.as_str(), "sysfs" | "mqueue") =>
                 {
-                    let host = if typ == "sysfs" { "/sys" } else { "/dev/mqueue" };
+                    let host = if typ == "sysfs" {
+                        "/sys"
+                    } else {
+                        "/dev/mqueue"
+                    };
                     self.bind(Path::new(host), &dest, MsFlags::MS_REC)?;
                     self.remount(&dest, flags, opts.clear)?;
                 }
@@ -392,7 +438,13 @@ impl Rootfs<'_> {
         sys.create_dir_all(dest)?;
         let flags = opts.set & !(MsFlags::MS_BIND | MsFlags::MS_REC);
         if self.cgroup2_host {
-            sys.mount(Some(Path::new("cgroup")), dest, Some("cgroup2"), flags, None)?;
+            sys.mount(
+                Some(Path::new("cgroup")),
+                dest,
+                Some("cgroup2"),
+                flags,
+                None,
+            )?;
         } else {
             self.bind(Path::new("/sys/fs/cgroup"), dest, MsFlags::MS_REC)?;
             self.remount(dest, flags, opts.clear)?;
@@ -406,7 +458,10 @@ impl Rootfs<'_> {
         if let Some(parent) = at.parent() {
             sys.create_dir_all(parent)?;
         }
-        if matches!(sys.file_kind(&at), Some(FileKind::Other | FileKind::Symlink)) {
+        if matches!(
+            sys.file_kind(&at),
+            Some(FileKind::Other | FileKind::Symlink)
+        ) {
             sys.remove_file(&at)?;
         }
         if self.user_ns {
@@ -443,7 +498,10 @@ impl Rootfs<'_> {
     pub fn finish(&self, spec: &Spec) -> Result<(), RootfsError> {
         let sys = self.sys;
         let linux = spec.linux().as_ref();
-        for p in linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default() {
+        for p in linux
+            .and_then(|l| l.readonly_paths().clone())
+            .unwrap_or_default()
+        {
             let p = Path::new(&p);
             if sys.file_kind(p).is_none() {
                 continue;
@@ -451,7 +509,10 @@ impl Rootfs<'_> {
             sys.mount(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
             self.remount(p, MsFlags::MS_RDONLY | MsFlags::MS_REC, MsFlags::empty())?;
         }
-        for p in linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default() {
+        for p in linux
+            .and_then(|l| l.masked_paths().clone())
+            .unwrap_or_default()
+        {
             let p = Path::new(&p);
             match sys.file_kind(p) {
                 None => {}
@@ -563,12 +624,15 @@ mod tests {
         let calls = rec.calls.borrow().clone();
         assert_eq!(calls[0], "mount - / - MS_REC | MS_SLAVE -");
         assert_eq!(calls[1], "mount /r /r - MS_BIND | MS_REC -");
-        assert!(calls.contains(&"mount proc /r/proc proc - -".to_string()), "{calls:#?}");
+        assert!(
+            calls.contains(&"mount proc /r/proc proc - -".to_string()),
+            "{calls:#?}"
+        );
         assert!(calls.contains(&"mount tmpfs /r/dev tmpfs MS_NOSUID mode=755".to_string()));
         assert!(calls.contains(&"mount /b/data /r/data - MS_BIND | MS_REC -".to_string()));
-        assert!(calls
-            .iter()
-            .any(|c| c.starts_with("mount - /r/data - MS_RDONLY | MS_NOSUID | MS_REMOUNT | MS_BIND")));
+        assert!(calls.iter().any(
+            |c| c.starts_with("mount - /r/data - MS_RDONLY | MS_NOSUID | MS_REMOUNT | MS_BIND")
+        ));
         assert!(calls.contains(&"mount - /r/data - MS_REC | MS_PRIVATE -".to_string()));
         assert!(calls.contains(&"mknod /r/dev/fuse S_IFCHR 666 10:229".to_string()));
         assert!(calls.contains(&"mknod /r/dev/null S_IFCHR 666 1:3".to_string()));

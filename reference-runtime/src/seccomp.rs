@@ -125,10 +125,28 @@ struct Asm {
 
 impl Asm {
     fn op(&mut self, code: u16, k: u32) {
-        self.code.push((Insn { code, jt: 0, jf: 0, k }, Target::Next, Target::Next));
+        self.code.push((
+            Insn {
+                code,
+                jt: 0,
+                jf: 0,
+                k,
+            },
+            Target::Next,
+            Target::Next,
+        ));
     }
     fn jump(&mut self, code: u16, k: u32, jt: Target, jf: Target) -> usize {
-        self.code.push((Insn { code, jt: 0, jf: 0, k }, jt, jf));
+        self.code.push((
+            Insn {
+                code,
+                jt: 0,
+                jf: 0,
+                k,
+            },
+            jt,
+            jf,
+        ));
         self.code.len() - 1
     }
     fn finish(self) -> Result<Vec<Insn>, SeccompError> {
@@ -147,13 +165,18 @@ impl Asm {
                 insn.k = rel(jt)?;
             } else {
                 let (t, f) = (rel(jt)?, rel(jf)?);
-                insn.jt = u8::try_from(t).map_err(|_| SeccompError::TooLarge(format!("jump of {t}")))?;
-                insn.jf = u8::try_from(f).map_err(|_| SeccompError::TooLarge(format!("jump of {f}")))?;
+                insn.jt =
+                    u8::try_from(t).map_err(|_| SeccompError::TooLarge(format!("jump of {t}")))?;
+                insn.jf =
+                    u8::try_from(f).map_err(|_| SeccompError::TooLarge(format!("jump of {f}")))?;
             }
             out.push(insn);
         }
         if out.len() > 4096 {
-            return Err(SeccompError::TooLarge(format!("{} instructions", out.len())));
+            return Err(SeccompError::TooLarge(format!(
+                "{} instructions",
+                out.len()
+            )));
         }
         Ok(out)
     }
@@ -423,12 +446,52 @@ mod tests {
         let big = 0x1_0000_0005u64;
         for (op, value, v2, cases) in [
             ("SCMP_CMP_EQ", big, 0, vec![(big, true), (5, false)]),
-            ("SCMP_CMP_NE", big, 0, vec![(big, false), (5, true), (big + 1, true)]),
-            ("SCMP_CMP_GT", big, 0, vec![(big + 1, true), (big, false), (5, false), (0x2_0000_0000, true)]),
-            ("SCMP_CMP_GE", big, 0, vec![(big, true), (big - 1, false), (0x2_0000_0000, true)]),
-            ("SCMP_CMP_LT", big, 0, vec![(big - 1, true), (big, false), (5, true), (0x2_0000_0000, false)]),
-            ("SCMP_CMP_LE", big, 0, vec![(big, true), (big + 1, false), (0, true)]),
-            ("SCMP_CMP_MASKED_EQ", 0xff, 0x05, vec![(0x105, true), (0x106, false)]),
+            (
+                "SCMP_CMP_NE",
+                big,
+                0,
+                vec![(big, false), (5, true), (big + 1, true)],
+            ),
+            (
+                "SCMP_CMP_GT",
+                big,
+                0,
+                vec![
+                    (big + 1, true),
+                    (big, false),
+                    (5, false),
+                    (0x2_0000_0000, true),
+                ],
+            ),
+            (
+                "SCMP_CMP_GE",
+                big,
+                0,
+                vec![(big, true), (big - 1, false), (0x2_0000_0000, true)],
+            ),
+            (
+                "SCMP_CMP_LT",
+                big,
+                0,
+                vec![
+                    (big - 1, true),
+                    (big, false),
+                    (5, true),
+                    (0x2_0000_0000, false),
+                ],
+            ),
+            (
+                "SCMP_CMP_LE",
+                big,
+                0,
+                vec![(big, true), (big + 1, false), (0, true)],
+            ),
+            (
+                "SCMP_CMP_MASKED_EQ",
+                0xff,
+                0x05,
+                vec![(0x105, true), (0x106, false)],
+            ),
         ] {
             let p = profile(serde_json::json!({
                 "defaultAction": "SCMP_ACT_ALLOW",

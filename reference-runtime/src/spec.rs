@@ -109,7 +109,11 @@ pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
 
 /// Rejects what this runtime does not implement rather than ignore it.
 fn vet(spec: &Spec) -> Result<(), SpecError> {
-    let no = |what: &str| Err(SpecError::Invalid(format!("{what} is not supported by this runtime")));
+    let no = |what: &str| {
+        Err(SpecError::Invalid(format!(
+            "{what} is not supported by this runtime"
+        )))
+    };
     let version = spec.version();
     let major = version.split('.').next().unwrap_or("");
     if major != "1" {
@@ -161,7 +165,10 @@ fn vet(spec: &Spec) -> Result<(), SpecError> {
         if l.personality().is_some() {
             return no("linux.personality");
         }
-        if l.seccomp().as_ref().is_some_and(|s| s.listener_path().is_some()) {
+        if l.seccomp()
+            .as_ref()
+            .is_some_and(|s| s.listener_path().is_some())
+        {
             return no("linux.seccomp.listenerPath");
         }
     }

@@ -199,9 +199,10 @@ impl Store {
     pub fn remove(&self, id: &str) -> Result<(), StateError> {
         let dir = self.dir(id);
         match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(StateError::Io { path: dir, source: e })
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StateError::Io {
+                path: dir,
+                source: e,
+            }),
             _ => Ok(()),
         }
     }
@@ -257,7 +258,10 @@ pub fn now() -> u64 {
 /// Writes `text` to `path` atomically (pid files).
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)

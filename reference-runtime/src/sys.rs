@@ -107,14 +107,17 @@ impl Syscall for Linux {
         flags: MsFlags,
         data: Option<&str>,
     ) -> SysResult {
-        ctx(nix::mount::mount(source, target, fstype, flags, data), || {
-            format!(
-                "mount {} on {} (type {}, flags {flags:?}, data {data:?})",
-                source.map(|s| s.display().to_string()).unwrap_or_default(),
-                target.display(),
-                fstype.unwrap_or("none")
-            )
-        })
+        ctx(
+            nix::mount::mount(source, target, fstype, flags, data),
+            || {
+                format!(
+                    "mount {} on {} (type {}, flags {flags:?}, data {data:?})",
+                    source.map(|s| s.display().to_string()).unwrap_or_default(),
+                    target.display(),
+                    fstype.unwrap_or("none")
+                )
+            },
+        )
     }
 
     fn umount2(&self, target: &Path, flags: MntFlags) -> SysResult {
@@ -130,7 +133,9 @@ impl Syscall for Linux {
     }
 
     fn chdir(&self, path: &Path) -> SysResult {
-        ctx(nix::unistd::chdir(path), || format!("chdir {}", path.display()))
+        ctx(nix::unistd::chdir(path), || {
+            format!("chdir {}", path.display())
+        })
     }
 
     fn mknod(&self, path: &Path, kind: SFlag, mode: Mode, dev: u64) -> SysResult {
@@ -253,7 +258,9 @@ impl Syscall for Linux {
         // kernel only reads them.
         #[allow(unsafe_code)]
         let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-        ctx(Errno::result(r).map(drop), || format!("setdomainname {name}"))
+        ctx(Errno::result(r).map(drop), || {
+            format!("setdomainname {name}")
+        })
     }
 
     fn unshare(&self, flags: CloneFlags) -> SysResult {
@@ -321,10 +328,19 @@ pub mod testing {
         ) -> SysResult {
             self.rec(format!(
                 "mount {} {} {} {} {}",
-                source.map(|s| s.display().to_string()).unwrap_or("-".into()),
+                source
+                    .map(|s| s.display().to_string())
+                    .unwrap_or("-".into()),
                 target.display(),
                 fstype.unwrap_or("-"),
-                if flags.is_empty() { "-".to_string() } else { format!("{flags:?}").trim_start_matches("MsFlags(").trim_end_matches(')').to_string() },
+                if flags.is_empty() {
+                    "-".to_string()
+                } else {
+                    format!("{flags:?}")
+                        .trim_start_matches("MsFlags(")
+                        .trim_end_matches(')')
+                        .to_string()
+                },
                 data.unwrap_or("-")
             ))
         }
@@ -345,7 +361,11 @@ pub mod testing {
             self.rec(format!(
                 "mknod {} {} {:o} {}:{}",
                 path.display(),
-                if kind == SFlag::S_IFCHR { "S_IFCHR" } else { "other" },
+                if kind == SFlag::S_IFCHR {
+                    "S_IFCHR"
+                } else {
+                    "other"
+                },
                 mode.bits(),
                 nix::sys::stat::major(dev),
                 nix::sys::stat::minor(dev)

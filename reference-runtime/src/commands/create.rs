@@ -88,7 +88,10 @@ impl Drop for Undo<'_> {
         }
         for pid in &self.pids {
             // Ours to reap (the bootstrap); the init is reaped by whoever inherits it.
-            let _ = waitpid(Pid::from_raw(*pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            let _ = waitpid(
+                Pid::from_raw(*pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
         }
         if let Some(c) = &self.cgroups {
             let _ = c.remove();
@@ -173,8 +176,16 @@ pub fn run(store: &Store, args: &Args) -> Result<(), CreateError> {
     parent.send(&Message::CgroupsJoined)?;
     if bundle.plan.new_user {
         parent.expect(&Message::MapIds, "the request for id mappings")?;
-        write_maps(bootstrap.as_raw(), "uid_map", linux.uid_mappings().as_deref())?;
-        write_maps(bootstrap.as_raw(), "gid_map", linux.gid_mappings().as_deref())?;
+        write_maps(
+            bootstrap.as_raw(),
+            "uid_map",
+            linux.uid_mappings().as_deref(),
+        )?;
+        write_maps(
+            bootstrap.as_raw(),
+            "gid_map",
+            linux.gid_mappings().as_deref(),
+        )?;
         parent.send(&Message::IdsMapped)?;
     }
     let pid = match parent.recv("the init's pid")? {
@@ -206,14 +217,18 @@ pub fn run(store: &Store, args: &Args) -> Result<(), CreateError> {
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
     let poststop = hooks.poststop().clone().unwrap_or_default();
-    let ran = hooks::run_all("prestart", hooks.prestart().as_deref().unwrap_or(&[]), &hook_state)
-        .and_then(|()| {
-            hooks::run_all(
-                "createRuntime",
-                hooks.create_runtime().as_deref().unwrap_or(&[]),
-                &hook_state,
-            )
-        });
+    let ran = hooks::run_all(
+        "prestart",
+        hooks.prestart().as_deref().unwrap_or(&[]),
+        &hook_state,
+    )
+    .and_then(|()| {
+        hooks::run_all(
+            "createRuntime",
+            hooks.create_runtime().as_deref().unwrap_or(&[]),
+            &hook_state,
+        )
+    });
     if let Err(e) = ran {
         let _ = parent.send(&Message::Error(e.to_string()));
         fail_with_poststop(&mut undo, &poststop, &hook_state);

@@ -54,7 +54,11 @@ pub fn run(store: &Store, id: &str, force: bool) -> Result<(), DeleteError> {
     Cgroups::remove_dirs(&record.cgroups)?;
     store.remove(id)?;
     if !record.poststop.is_empty() {
-        if let Err(e) = hooks::run_all("poststop", &record.poststop, &record.oci_state(Status::Stopped)) {
+        if let Err(e) = hooks::run_all(
+            "poststop",
+            &record.poststop,
+            &record.oci_state(Status::Stopped),
+        ) {
             eprintln!("oci-reference-runtime: warning: {e}");
         }
     }

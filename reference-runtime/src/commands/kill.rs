@@ -28,7 +28,11 @@ pub fn parse_signal(s: &str) -> Option<i32> {
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     if let Some(rt) = name.strip_prefix("RTMIN") {
-        let off: i32 = if rt.is_empty() { 0 } else { rt.trim_start_matches('+').parse().ok()? };
+        let off: i32 = if rt.is_empty() {
+            0
+        } else {
+            rt.trim_start_matches('+').parse().ok()?
+        };
         return Some(libc::SIGRTMIN() + off);
     }
     format!("SIG{name}")
@@ -48,7 +52,9 @@ pub fn run(store: &Store, id: &str, signal: Option<&str>) -> Result<(), KillErro
     // SAFETY: kill(2) with integer arguments only.
     #[allow(unsafe_code)]
     let r = unsafe { libc::kill(record.pid, n) };
-    nix::errno::Errno::result(r).map(drop).map_err(KillError::Os)
+    nix::errno::Errno::result(r)
+        .map(drop)
+        .map_err(KillError::Os)
 }
 
 #[cfg(test)]

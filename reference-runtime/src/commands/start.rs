@@ -41,8 +41,8 @@ pub fn run(store: &Store, id: &str) -> Result<(), StartError> {
             status,
         });
     }
-    let mut conn =
-        UnixStream::connect(store.dir(id).join(state::START_SOCKET)).map_err(StartError::Connect)?;
+    let mut conn = UnixStream::connect(store.dir(id).join(state::START_SOCKET))
+        .map_err(StartError::Connect)?;
     conn.write_all(b"start").map_err(StartError::Connect)?;
     let mut reply = String::new();
     let _ = conn.read_to_string(&mut reply);
