@@ -55,6 +55,16 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state: &OciState) -> Result<(
     hooks.iter().try_for_each(|h| run_one(kind, h, &json))
 }
 
+/// Runs every hook even when some fail (poststop): each failure is a warning on stderr.
+pub fn run_all_warn(kind: &'static str, hooks: &[Hook], state: &OciState) {
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    for h in hooks {
+        if let Err(e) = run_one(kind, h, &json) {
+            eprintln!("oci-reference-runtime: warning: {e}");
+        }
+    }
+}
+
 fn run_one(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
     let path = hook.path().display().to_string();
     let mut cmd = Command::new(hook.path());

@@ -213,6 +213,15 @@ pub fn secure_join(root: &Path, path: &Path) -> PathBuf {
     out
 }
 
+/// Like [`secure_join`] but the last component is not followed (for creating links and
+/// device nodes, which replace what is there rather than write through it).
+pub fn secure_join_last(root: &Path, path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => secure_join(root, parent).join(name),
+        _ => secure_join(root, path),
+    }
+}
+
 /// The devices every container gets (config-linux.md "Default Devices"): path, major, minor.
 pub const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
     ("/dev/null", 1, 3),
@@ -345,7 +354,7 @@ impl Rootfs<'_> {
             self.create_device(&d)?;
         }
         for (link, target) in DEV_SYMLINKS {
-            let at = secure_join(&self.root, Path::new(link));
+            let at = secure_join_last(&self.root, Path::new(link));
             if sys.file_kind(&at).is_none() && sys.file_kind(&self.root.join("dev")).is_some() {
                 sys.symlink(Path::new(target), &at)?;
             }
@@ -454,7 +463,7 @@ impl Rootfs<'_> {
 
     fn create_device(&self, d: &Device) -> Result<(), RootfsError> {
         let sys = self.sys;
-        let at = secure_join(&self.root, &d.path);
+        let at = secure_join_last(&self.root, &d.path);
         if let Some(parent) = at.parent() {
             sys.create_dir_all(parent)?;
         }

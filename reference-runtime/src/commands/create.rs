@@ -279,9 +279,7 @@ fn fail_with_poststop(undo: &mut Undo<'_>, poststop: &[oci_spec::runtime::Hook],
         pid: None,
         ..st.clone()
     };
-    if let Err(e) = hooks::run_all("poststop", poststop, &stopped) {
-        eprintln!("oci-reference-runtime: warning: {e}");
-    }
+    hooks::run_all_warn("poststop", poststop, &stopped);
 }
 
 fn write_maps(pid: i32, file: &str, maps: Option<&[LinuxIdMapping]>) -> Result<(), CreateError> {

@@ -9,7 +9,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::cgroups::{CgroupError, Cgroups};
 use crate::hooks;
-use crate::state::{StateError, Status, Store};
+use crate::state::{Record, StateError, Status, Store};
 
 /// What went wrong deleting a container.
 #[derive(Debug, thiserror::Error)]
@@ -37,31 +37,34 @@ pub enum DeleteError {
 pub fn run(store: &Store, id: &str, force: bool) -> Result<(), DeleteError> {
     let record = store.load(id)?;
     let status = record.status();
-    if status != Status::Stopped {
-        if !force {
-            return Err(DeleteError::NotStopped {
-                id: id.to_string(),
-                status,
-            });
-        }
+    if status != Status::Stopped && !force {
+        return Err(DeleteError::NotStopped {
+            id: id.to_string(),
+            status,
+        });
+    }
+    destroy(store, &record)
+}
+
+/// Stops the container if needed, removes everything it had, runs the poststop hooks
+/// (runtime.md lifecycle steps 12 and 13; a failing poststop hook is a warning).
+pub fn destroy(store: &Store, record: &Record) -> Result<(), DeleteError> {
+    let id = record.id.as_str();
+    if record.alive() {
         let pidfd = crate::hooks::pidfd_open(record.pid);
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(record.pid),
             nix::sys::signal::Signal::SIGKILL,
         );
-        wait_stopped(&record, pidfd.as_ref()).map_err(|()| DeleteError::Stuck(id.to_string()))?;
+        wait_stopped(record, pidfd.as_ref()).map_err(|()| DeleteError::Stuck(id.to_string()))?;
     }
     Cgroups::remove_dirs(&record.cgroups)?;
     store.remove(id)?;
-    if !record.poststop.is_empty() {
-        if let Err(e) = hooks::run_all(
-            "poststop",
-            &record.poststop,
-            &record.oci_state(Status::Stopped),
-        ) {
-            eprintln!("oci-reference-runtime: warning: {e}");
-        }
-    }
+    hooks::run_all_warn(
+        "poststop",
+        &record.poststop,
+        &record.oci_state(Status::Stopped),
+    );
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 
+use crate::commands::delete;
 use crate::hooks;
 use crate::state::{self, StateError, Status, Store};
 
@@ -26,6 +27,9 @@ pub enum StartError {
     /// The init could not be reached (environment).
     #[error("cannot reach the container's init: {0}")]
     Connect(std::io::Error),
+    /// A poststart hook failed; the container was destroyed.
+    #[error("{0}; the container was destroyed")]
+    Hook(hooks::HookError),
     /// The init failed before or at exec (the text is its error).
     #[error("the container could not run its program: {0}")]
     Init(String),
@@ -46,17 +50,21 @@ pub fn run(store: &Store, id: &str) -> Result<(), StartError> {
     conn.write_all(b"start").map_err(StartError::Connect)?;
     let mut reply = String::new();
     let _ = conn.read_to_string(&mut reply);
-    if !reply.trim().is_empty() {
-        return Err(StartError::Init(reply.trim().to_string()));
+    let reply = reply.trim();
+    if !reply.is_empty() {
+        if reply.starts_with("startContainer hooks") {
+            // Lifecycle step 7: stop the container and go on at step 12 (destroy).
+            let _ = delete::destroy(store, &record);
+        }
+        return Err(StartError::Init(reply.to_string()));
     }
     record.started = true;
     store.save(&record)?;
-    if !record.poststart.is_empty() {
-        let st = record.oci_state(Status::Running);
-        if let Err(e) = hooks::run_all("poststart", &record.poststart, &st) {
-            // A failing poststart hook is a warning: the program already runs.
-            eprintln!("oci-reference-runtime: warning: {e}");
-        }
+    let st = record.oci_state(Status::Running);
+    if let Err(e) = hooks::run_all("poststart", &record.poststart, &st) {
+        // Lifecycle step 9: an error, the container stopped and destroyed.
+        let _ = delete::destroy(store, &record);
+        return Err(StartError::Hook(e));
     }
     Ok(())
 }
