@@ -131,6 +131,16 @@ fn vet(spec: &Spec) -> Result<(), SpecError> {
     if !process.cwd().is_absolute() {
         return Err(SpecError::Invalid("process.cwd must be absolute".into()));
     }
+    let mut seen = Vec::new();
+    for r in process.rlimits().iter().flatten() {
+        if seen.contains(&r.typ()) {
+            return Err(SpecError::Invalid(format!(
+                "process.rlimits lists {} more than once",
+                r.typ()
+            )));
+        }
+        seen.push(r.typ());
+    }
     if process.apparmor_profile().is_some() {
         return no("process.apparmorProfile");
     }
@@ -219,6 +229,13 @@ mod tests {
             ("/process/apparmorProfile", serde_json::json!("p")),
             ("/ociVersion", serde_json::json!("2.0.0")),
             ("/process/cwd", serde_json::json!("rel")),
+            (
+                "/process/rlimits",
+                serde_json::json!([
+                    {"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1},
+                    {"type": "RLIMIT_NOFILE", "soft": 2, "hard": 2}
+                ]),
+            ),
         ] {
             let mut c = base();
             if pointer == "/hostname" {
