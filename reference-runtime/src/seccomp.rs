@@ -50,7 +50,7 @@ pub struct Insn {
     pub k: u32,
 }
 
-const LD_W_ABS: u16 = 0x00 | 0x00 | 0x20; // BPF_LD | BPF_W | BPF_ABS
+const LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS (0x20)
 const JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K
 const JGT_K: u16 = 0x05 | 0x20;
 const JGE_K: u16 = 0x05 | 0x30;
