@@ -244,6 +244,8 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
         TERMINAL.with(|t| *t.borrow_mut() = Some(name));
     }
     fs.finish(spec).map_err(step("finish the rootfs"))?;
+    // Before `Created`, so a limit the kernel refuses fails `create`.
+    set_rlimits(process)?;
     chan.send(&Message::Created)
         .map_err(step("report created"))?;
     // Wait for `start`.
@@ -288,7 +290,6 @@ fn become_process(
     if let Some(name) = TERMINAL.with(|t| t.borrow().clone()) {
         console::take_slave(&name).map_err(step("terminal"))?;
     }
-    set_rlimits(process)?;
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().clone()) {
         Some(s) => {
             seccomp::check_archs(&s).map_err(step("seccomp"))?;

@@ -32,9 +32,9 @@
 //! | | bootstrap | join the cgroups, join/create namespaces (user first, then maps), fork the init |
 //! | | init | rootfs mounts, devices, /dev links |
 //! | | runtime | `prestart`, `createRuntime` hooks (host namespaces, status `creating`) |
-//! | | init | `createContainer` hooks, pivot_root, sysctl, hostname, terminal, masked and read-only paths, read-only root; `Created` |
+//! | | init | `createContainer` hooks, pivot_root, sysctl, hostname, terminal, masked and read-only paths, read-only root, rlimits; `Created` |
 //! | | runtime | write the state and the pid file, exit; the init blocks on the start socket |
-//! | `start` | runtime → init | connect; the init runs `startContainer` hooks, rlimits, user, capabilities, no_new_privs, seccomp, exec; EOF = success |
+//! | `start` | runtime → init | connect; the init runs `startContainer` hooks, user, capabilities, no_new_privs, seccomp, exec; EOF = success |
 //! | | runtime | mark started, `poststart` hooks |
 //! | `delete` | runtime | (--force: SIGKILL and wait) kill what is left in the cgroups, remove them and the state, `poststop` hooks |
 //!
