@@ -120,6 +120,22 @@ fn bootstrap_inner(chan: &Channel, args: InitArgs) -> Result<i32, InitError> {
     args.plan
         .unshare_rest(&sys)
         .map_err(step("create namespaces"))?;
+    // Offsets of a new time namespace must be set before a process enters it (the fork).
+    for (clock, off) in args
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+        .unwrap_or_default()
+    {
+        let line = format!(
+            "{clock} {} {}",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        );
+        sys.write_file(Path::new("/proc/self/timens_offsets"), &line)
+            .map_err(step("timeOffsets"))?;
+    }
     // SAFETY: this process is single-threaded (forked from the single-threaded `create`), so
     // the child may run arbitrary code.
     #[allow(unsafe_code)]
@@ -246,6 +262,16 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
     fs.finish(spec).map_err(step("finish the rootfs"))?;
     // Before `Created`, so a limit the kernel refuses fails `create`.
     set_rlimits(process)?;
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().clone()) {
+        let domain = match p.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        };
+        // SAFETY: personality(2) takes an integer and changes only this process's domain.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::personality(domain) };
+        nix::errno::Errno::result(r).map_err(step("personality"))?;
+    }
     chan.send(&Message::Created)
         .map_err(step("report created"))?;
     // Wait for `start`.

@@ -94,6 +94,15 @@ pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
             "a new user namespace needs uidMappings and gidMappings".into(),
         ));
     }
+    if linux.time_offsets().is_some()
+        && !plan
+            .create
+            .contains(crate::namespaces::flag(LinuxNamespaceType::Time))
+    {
+        return Err(SpecError::Invalid(
+            "timeOffsets need a new time namespace".into(),
+        ));
+    }
     if maps && !plan.new_user {
         return Err(SpecError::Invalid(
             "uidMappings and gidMappings need a new user namespace".into(),
@@ -169,11 +178,11 @@ fn vet(spec: &Spec) -> Result<(), SpecError> {
         if l.net_devices().is_some() {
             return no("linux.netDevices");
         }
-        if l.time_offsets().is_some() {
-            return no("linux.timeOffsets");
-        }
-        if l.personality().is_some() {
-            return no("linux.personality");
+        if l.personality()
+            .as_ref()
+            .is_some_and(|p| p.flags().as_ref().is_some_and(|f| !f.is_empty()))
+        {
+            return no("linux.personality.flags");
         }
         if l.seccomp()
             .as_ref()
