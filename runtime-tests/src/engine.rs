@@ -212,6 +212,11 @@ pub const GROUPS: &[Group] = &[
         run: crate::groups::errors::run,
     },
     Group {
+        name: "mounts",
+        ids: crate::groups::mounts::IDS,
+        run: crate::groups::mounts::run,
+    },
+    Group {
         name: "features",
         ids: crate::groups::features::IDS,
         run: crate::groups::features::run,

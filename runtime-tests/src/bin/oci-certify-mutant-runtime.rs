@@ -87,6 +87,12 @@ fn main() -> ExitCode {
             }
             pass_through(&args)
         }
+        (m, "create") if m.starts_with("mount-") => {
+            if let Some(bundle) = bundle_of(&args) {
+                edit_config(&bundle, |c| mutate_mounts(m, c));
+            }
+            pass_through(&args)
+        }
         (m, "create") if HOOK_MUTATIONS.contains(&m) => {
             if let Some(bundle) = bundle_of(&args) {
                 edit_config(&bundle, |c| mutate_hooks(m, c));
@@ -485,6 +491,48 @@ fn mutate_hooks(m: &str, c: &mut Value) {
                         a.insert(i, h);
                     }
                 }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Mount mutations of the mounts group: `mount-drop-<case>` removes the last option of the
+/// mount at `/m/<case>` (the option that case judges); the others break one tree property.
+fn mutate_mounts(m: &str, c: &mut Value) {
+    let Some(mounts) = c.get_mut("mounts").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let at = |mounts: &[Value], dest: &str| mounts.iter().position(|x| x["destination"] == dest);
+    if let Some(case) = m.strip_prefix("mount-drop-") {
+        if let Some(i) = at(mounts, &format!("/m/{case}")) {
+            if let Some(opts) = mounts[i]["options"].as_array_mut() {
+                opts.pop();
+            }
+        }
+        return;
+    }
+    match m {
+        "mount-order-swap" => {
+            if let (Some(a), Some(b)) = (at(mounts, "/m/order"), at(mounts, "/m/order/inner")) {
+                mounts.swap(a, b);
+            }
+        }
+        "mount-bind-source-abs" => {
+            if let Some(i) = at(mounts, "/m/bind") {
+                // An absolute source elsewhere: what a runtime resolving relative sources
+                // against its working directory or "/" would bind.
+                mounts[i]["source"] = json!("/sys/kernel");
+            }
+        }
+        "mount-bind-as-tmpfs" => {
+            if let Some(i) = at(mounts, "/m/bind") {
+                mounts[i] = json!({"destination": "/m/bind", "type": "tmpfs", "source": "tmpfs"});
+            }
+        }
+        "mount-relative-dest-elsewhere" => {
+            if let Some(i) = at(mounts, "m/relative") {
+                mounts[i]["destination"] = json!("/m/elsewhere");
             }
         }
         _ => {}

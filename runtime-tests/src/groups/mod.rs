@@ -6,4 +6,5 @@ pub mod errors;
 pub mod features;
 pub mod hooks;
 pub mod lifecycle;
+pub mod mounts;
 pub mod process;
