@@ -28,6 +28,7 @@ pub fn run(listen: SocketAddr, args: &ServeArgs) -> Result<i32> {
         allow_private: args.allow_private,
         // This build has no registry client: references are answered 501.
         fetcher: None,
+        temp_dir: None,
     };
     oci_certify_serve::run_blocking(listen, config)
         .with_context(|| format!("serving on {listen}"))?;

@@ -123,6 +123,8 @@ pub struct Config {
     pub allow_private: bool,
     /// The registry client; `None` answers every reference with 501.
     pub fetcher: Option<Arc<dyn Fetcher>>,
+    /// Where each request's temporary directory is created (default: the system's).
+    pub temp_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -131,6 +133,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("allow_private", &self.allow_private)
             .field("fetcher", &self.fetcher.is_some())
+            .field("temp_dir", &self.temp_dir)
             .finish()
     }
 }
@@ -643,13 +646,14 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new() -> Result<Scratch, ApiError> {
-        let dir = tempfile::Builder::new()
-            .prefix("oci-certify-serve-")
-            .tempdir()
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("temp dir: {e}"))
-            })?;
+    fn new(config: &Config) -> Result<Scratch, ApiError> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("oci-certify-serve-");
+        let dir = match &config.temp_dir {
+            Some(parent) => builder.tempdir_in(parent),
+            None => builder.tempdir(),
+        }
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("temp dir: {e}")))?;
         Ok(Scratch {
             dir: Arc::new(dir),
             cancel: Arc::new(AtomicBool::new(false)),
@@ -784,7 +788,7 @@ async fn check_upload_inner(
     let limits = &st.config.limits;
     too_large_by_header(headers, limits.max_upload_bytes)?;
     let _pending = busy(st)?;
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new(&st.config)?;
     let deadline = Instant::now() + limits.request_timeout;
     let work = async {
         let is_multipart = headers
@@ -829,7 +833,7 @@ async fn run_reference(
     };
     let limits = &st.config.limits;
     let _pending = busy(st)?;
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new(&st.config)?;
     let deadline = Instant::now() + limits.request_timeout;
     let policy = AddressPolicy {
         allow_private: st.config.allow_private,
@@ -912,7 +916,15 @@ async fn badge_handler(State(st): State<Arc<AppState>>, Query(params): Query<Par
         }
     } else if let Some(reference) = params.reference.as_deref() {
         match run_reference(&st, reference, Format::Json).await {
-            Ok((reports, _)) => (StatusCode::OK, reports.verdict.as_str().to_string()),
+            Ok((reports, digest)) => {
+                if let Some(d) = digest {
+                    st.verdicts
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(d, reports.verdict);
+                }
+                (StatusCode::OK, reports.verdict.as_str().to_string())
+            }
             Err(e) if e.status == StatusCode::NOT_IMPLEMENTED => (e.status, "unavailable".into()),
             Err(e) => (e.status, "error".into()),
         }
