@@ -126,6 +126,9 @@ fn json_limits(limits: &Limits) -> JsonLimits {
     }
 }
 
+/// The directory, beside an upload, that holds its inflated tar.
+const INFLATED: &str = "inflated";
+
 /// If `path` is gzip-compressed, inflates it next to itself (`<path>.tar`), stopping at
 /// `limits.max_decompressed_bytes` or when `cancel` is set, and returns the plain tar's path.
 /// The engine inflates a `.tar.gz` itself, but without a total bound; inflating here first is
@@ -144,7 +147,14 @@ pub fn inflate_archive(
     }
     let file = std::fs::File::open(path).map_err(io)?;
     let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
-    let out_path = path.with_extension("inflated.tar");
+    // Same file name, in a sibling directory whose prefix `run` hides too: reports name the
+    // user's file, not ours.
+    let out_dir = path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(INFLATED);
+    std::fs::create_dir_all(&out_dir).map_err(io)?;
+    let out_path = out_dir.join(path.file_name().unwrap_or_else(|| "upload".as_ref()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&out_path).map_err(io)?);
     let mut buf = vec![0u8; 128 << 10];
     let mut total = 0u64;
@@ -224,16 +234,19 @@ pub fn run(
     let end = runner
         .finish()
         .map_err(|e| ValidateError::Harness(e.to_string()))?;
-    let hide = format!("{}/", hide.display());
-    engine.map_err(|e| ValidateError::Unusable(e.replace(&hide, "")))?;
+    let hide = [
+        format!("{}/{INFLATED}/", hide.display()),
+        format!("{}/", hide.display()),
+    ];
+    engine.map_err(|e| ValidateError::Unusable(e.replace(&hide[0], "").replace(&hide[1], "")))?;
     if end.summary.total() == 0 {
         return Err(ValidateError::Unusable(
             "no test point was run on this input".into(),
         ));
     }
     Ok(Reports {
-        json: strip(json.take(), &hide),
-        other: other.map(|b| strip(b.take(), &hide)),
+        json: strip(strip(json.take(), &hide[0]), &hide[1]),
+        other: other.map(|b| strip(strip(b.take(), &hide[0]), &hide[1])),
         verdict: end.verdict,
     })
 }

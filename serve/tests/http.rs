@@ -182,6 +182,10 @@ async fn every_broken_layout_fixture_fails_exactly_its_ids() {
                 .unwrap();
             assert_eq!(r.status(), 200, "{}", fixture.name);
             let report = json_of(r).await;
+            assert!(
+                !report.to_string().contains("inflated/"),
+                "a server path leaked into the report"
+            );
             let mut want: Vec<String> = fixture.expect.iter().map(|s| s.to_string()).collect();
             want.sort();
             assert_eq!(failed_ids(&report), want, "{} (gz {gz})", fixture.name);
