@@ -639,6 +639,10 @@ async fn classify(staged: &Staged, limits: &Limits) -> Result<Prepared, ApiError
     Ok(Prepared::Document(staged.path.clone(), kind))
 }
 
+/// The subdirectory of a request's temp dir that holds what the client sent.
+// A leading dot: no name `safe_name` returns can collide with it.
+const UPLOADS: &str = ".upload";
+
 /// A request's temp dir and its cancellation flag. Dropping the guard removes the directory.
 struct Scratch {
     dir: Arc<tempfile::TempDir>,
@@ -654,6 +658,9 @@ impl Scratch {
             None => builder.tempdir(),
         }
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("temp dir: {e}")))?;
+        std::fs::create_dir(dir.path().join(UPLOADS)).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("temp dir: {e}"))
+        })?;
         Ok(Scratch {
             dir: Arc::new(dir),
             cancel: Arc::new(AtomicBool::new(false)),
@@ -687,14 +694,26 @@ async fn validate(
     let cancel = scratch.cancel.clone();
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let input = match prepared {
+        let uploads = dir.path().join(UPLOADS);
+        let hide = [uploads.as_path(), dir.path()];
+        let result = match prepared {
             Prepared::Archive(path) => {
-                Input::Layout(validate::inflate_archive(&path, &limits, &cancel)?)
+                let link = dir
+                    .path()
+                    .join(path.file_name().unwrap_or("upload".as_ref()));
+                validate::run_archive(&path, &link, &subject, &hide, format, &limits, cancel)
             }
-            Prepared::Layout(path) => Input::Layout(path),
-            Prepared::Document(path, kind) => Input::Document { path, kind },
+            Prepared::Layout(path) => {
+                validate::run(&Input::Layout(path), &subject, &hide, format, &limits)
+            }
+            Prepared::Document(path, kind) => validate::run(
+                &Input::Document { path, kind },
+                &subject,
+                &hide,
+                format,
+                &limits,
+            ),
         };
-        let result = validate::run(&input, &subject, dir.path(), format, &limits);
         drop(dir);
         result
     });
@@ -796,13 +815,13 @@ async fn check_upload_inner(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
         let staged = if is_multipart {
-            receive_multipart(request, scratch.dir.path(), limits).await?
+            receive_multipart(request, &scratch.dir.path().join(UPLOADS), limits).await?
         } else {
             receive_raw(
                 request.into_body(),
                 headers,
                 params,
-                scratch.dir.path(),
+                &scratch.dir.path().join(UPLOADS),
                 limits,
             )
             .await?

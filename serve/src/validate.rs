@@ -126,71 +126,134 @@ fn json_limits(limits: &Limits) -> JsonLimits {
     }
 }
 
-/// The directory, beside an upload, that holds its inflated tar.
-const INFLATED: &str = "inflated";
+/// How a feed ended.
+#[derive(Debug)]
+enum FeedEnd {
+    /// Everything was written.
+    Done,
+    /// The engine stopped reading (it had what it needed, or refused the archive).
+    ReaderGone,
+    /// The decompressed archive crossed `max_decompressed_bytes`.
+    TooLarge,
+    /// The request was abandoned.
+    Cancelled,
+    /// The gzip stream is broken.
+    BadGzip(String),
+    /// The upload could not be read.
+    Io(String),
+}
 
-/// If `path` is gzip-compressed, inflates it next to itself (`<path>.tar`), stopping at
-/// `limits.max_decompressed_bytes` or when `cancel` is set, and returns the plain tar's path.
-/// The engine inflates a `.tar.gz` itself, but without a total bound; inflating here first is
-/// what bounds an outer decompression bomb.
-pub fn inflate_archive(
-    path: &Path,
+/// Validates an uploaded oci-archive, fed to the engine through a pipe.
+///
+/// The engine reads an archive from a path. Here that path (`link`, named like the upload so
+/// reports read naturally) is a symbolic link to `/proc/self/fd/N`, the read end of a pipe; a
+/// feeder thread writes the upload into the pipe, inflating it first if it is gzip. The feeder
+/// is where the service keeps control of a running validation:
+///
+/// * it counts the inflated bytes and stops at `max_decompressed_bytes` (an outer
+///   decompression bomb: 413);
+/// * it checks `cancel` between chunks, so an abandoned request (timeout) stops feeding, the
+///   engine reads end-of-file, and the blocking thread and its permit are free within one
+///   buffer's worth of work.
+#[allow(clippy::too_many_arguments)]
+pub fn run_archive(
+    upload: &Path,
+    link: &Path,
+    subject: &str,
+    hide: &[&Path],
+    format: Format,
     limits: &Limits,
-    cancel: &AtomicBool,
-) -> Result<PathBuf, ValidateError> {
-    let io = |e: std::io::Error| ValidateError::Harness(format!("reading the upload: {e}"));
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut magic = [0u8; 2];
-    let n = file.read(&mut magic).map_err(io)?;
-    if n < 2 || magic != [0x1f, 0x8b] {
-        return Ok(path.to_path_buf());
+    cancel: Arc<AtomicBool>,
+) -> Result<Reports, ValidateError> {
+    use std::os::fd::AsRawFd;
+    let harness = |what: &str, e: std::io::Error| ValidateError::Harness(format!("{what}: {e}"));
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| harness("creating a pipe", e.into()))?;
+    std::os::unix::fs::symlink(format!("/proc/self/fd/{}", read.as_raw_fd()), link)
+        .map_err(|e| harness("linking the pipe", e))?;
+    let file = std::fs::File::open(upload).map_err(|e| harness("reading the upload", e))?;
+    let max = limits.max_decompressed_bytes;
+    let feeder = std::thread::Builder::new()
+        .name("oci-certify-serve-feed".into())
+        .spawn(move || feed(file, std::fs::File::from(write), max, &cancel))
+        .map_err(|e| harness("starting the feeder", e))?;
+    let result = run(
+        &Input::Layout(link.to_path_buf()),
+        subject,
+        hide,
+        format,
+        limits,
+    );
+    // The engine has closed its end; closing ours makes a feeder still writing see EPIPE.
+    drop(read);
+    let end = feeder
+        .join()
+        .map_err(|_| ValidateError::Harness("the feeder thread panicked".into()))?;
+    match end {
+        FeedEnd::Done | FeedEnd::ReaderGone => result,
+        FeedEnd::TooLarge => Err(ValidateError::TooLarge {
+            what: "the decompressed archive",
+            limit: max,
+        }),
+        FeedEnd::Cancelled => Err(ValidateError::Cancelled),
+        FeedEnd::BadGzip(e) => Err(ValidateError::Unusable(format!(
+            "the upload starts like gzip but does not inflate: {e}"
+        ))),
+        FeedEnd::Io(e) => Err(ValidateError::Harness(format!("reading the upload: {e}"))),
     }
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
-    // Same file name, in a sibling directory whose prefix `run` hides too: reports name the
-    // user's file, not ours.
-    let out_dir = path
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join(INFLATED);
-    std::fs::create_dir_all(&out_dir).map_err(io)?;
-    let out_path = out_dir.join(path.file_name().unwrap_or_else(|| "upload".as_ref()));
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&out_path).map_err(io)?);
-    let mut buf = vec![0u8; 128 << 10];
+}
+
+fn feed(
+    mut file: std::fs::File,
+    mut pipe: std::fs::File,
+    max: u64,
+    cancel: &AtomicBool,
+) -> FeedEnd {
+    let mut magic = [0u8; 2];
+    let gzip = match file.read(&mut magic) {
+        Ok(2) => magic == [0x1f, 0x8b],
+        Ok(_) => false,
+        Err(e) => return FeedEnd::Io(e.to_string()),
+    };
+    if let Err(e) = std::io::Seek::rewind(&mut file) {
+        return FeedEnd::Io(e.to_string());
+    }
+    let mut source: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+            file,
+        )))
+    } else {
+        Box::new(file)
+    };
+    let mut buf = vec![0u8; 64 << 10];
     let mut total = 0u64;
     loop {
         if cancel.load(Ordering::Relaxed) {
-            return Err(ValidateError::Cancelled);
+            return FeedEnd::Cancelled;
         }
-        let n = match decoder.read(&mut buf) {
-            Ok(0) => break,
+        let n = match source.read(&mut buf) {
+            Ok(0) => return FeedEnd::Done,
             Ok(n) => n,
-            Err(e) => {
-                return Err(ValidateError::Unusable(format!(
-                    "the upload starts like gzip but does not inflate: {e}"
-                )))
-            }
+            Err(e) if gzip => return FeedEnd::BadGzip(e.to_string()),
+            Err(e) => return FeedEnd::Io(e.to_string()),
         };
         total += n as u64;
-        if total > limits.max_decompressed_bytes {
-            return Err(ValidateError::TooLarge {
-                what: "the decompressed archive",
-                limit: limits.max_decompressed_bytes,
-            });
+        if total > max {
+            return FeedEnd::TooLarge;
         }
-        out.write_all(&buf[..n]).map_err(io)?;
+        if pipe.write_all(&buf[..n]).is_err() {
+            return FeedEnd::ReaderGone;
+        }
     }
-    out.flush().map_err(io)?;
-    Ok(out_path)
 }
 
 /// Runs one validation to the end and returns its reports. `subject` names the content in the
-/// reports; `hide` is a path prefix (the request's temporary directory) removed from every
-/// report, so no server path leaks and locations read as the user's own names.
+/// reports; `hide` lists path prefixes (the request's temporary directories) removed from
+/// every report, in order, so no server path leaks and locations read as the user's own names.
 pub fn run(
     input: &Input,
     subject: &str,
-    hide: &Path,
+    hide: &[&Path],
     format: Format,
     limits: &Limits,
 ) -> Result<Reports, ValidateError> {
@@ -234,19 +297,20 @@ pub fn run(
     let end = runner
         .finish()
         .map_err(|e| ValidateError::Harness(e.to_string()))?;
-    let hide = [
-        format!("{}/{INFLATED}/", hide.display()),
-        format!("{}/", hide.display()),
-    ];
-    engine.map_err(|e| ValidateError::Unusable(e.replace(&hide[0], "").replace(&hide[1], "")))?;
+    let hide: Vec<String> = hide.iter().map(|p| format!("{}/", p.display())).collect();
+    let clean = |bytes: Vec<u8>| hide.iter().fold(bytes, |b, p| strip(b, p));
+    engine.map_err(|e| {
+        let text = clean(e.into_bytes());
+        ValidateError::Unusable(String::from_utf8_lossy(&text).into_owned())
+    })?;
     if end.summary.total() == 0 {
         return Err(ValidateError::Unusable(
             "no test point was run on this input".into(),
         ));
     }
     Ok(Reports {
-        json: strip(strip(json.take(), &hide[0]), &hide[1]),
-        other: other.map(|b| strip(strip(b.take(), &hide[0]), &hide[1])),
+        json: clean(json.take()),
+        other: other.map(|b| clean(b.take())),
         verdict: end.verdict,
     })
 }
@@ -301,4 +365,60 @@ fn strip(bytes: Vec<u8>, prefix: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(bytes: &[u8]) -> (tempfile::TempDir, std::fs::File) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u");
+        std::fs::write(&path, bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn a_cancelled_feed_stops_before_writing() {
+        let (_dir, file) = upload(&[1u8; 4096]);
+        let mut out = tempfile::tempfile().unwrap();
+        let end = feed(
+            file,
+            out.try_clone().unwrap(),
+            1 << 20,
+            &AtomicBool::new(true),
+        );
+        assert!(matches!(end, FeedEnd::Cancelled), "{end:?}");
+        assert_eq!(std::io::Seek::stream_position(&mut out).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_feed_stops_at_the_decompressed_bound_and_when_the_reader_goes() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&vec![0u8; 4 << 20]).unwrap();
+        let (_dir, file) = upload(&gz.finish().unwrap());
+        let out = tempfile::tempfile().unwrap();
+        let end = feed(file, out, 1 << 20, &AtomicBool::new(false));
+        assert!(matches!(end, FeedEnd::TooLarge), "{end:?}");
+
+        let (_dir, file) = upload(&[1u8; 1 << 20]);
+        let (read, write) = rustix::pipe::pipe().unwrap();
+        drop(read);
+        let end = feed(
+            file,
+            std::fs::File::from(write),
+            8 << 20,
+            &AtomicBool::new(false),
+        );
+        assert!(matches!(end, FeedEnd::ReaderGone), "{end:?}");
+    }
+
+    #[test]
+    fn prefixes_are_stripped_everywhere() {
+        assert_eq!(
+            strip(b"/tmp/x/a and /tmp/x/b /tmp/y".to_vec(), "/tmp/x/"),
+            b"a and b /tmp/y".to_vec()
+        );
+    }
 }
