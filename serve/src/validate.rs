@@ -108,9 +108,9 @@ pub fn layout_options(limits: &Limits) -> layout::Options {
         limits: blob,
         json: json_limits(limits),
         max_blobs: limits.max_blobs,
-        max_archive_json_bytes: limits
-            .max_json_bytes
-            .saturating_mul(limits.max_blobs.min(1024)),
+        // What an archive's JSON documents may hold in memory together: far above real
+        // images (kilobytes), far below what 256 MiB of JSON-looking blobs would take.
+        max_archive_json_bytes: limits.max_json_bytes.saturating_mul(16),
         scan: oci_certify_image::ScanOptions {
             read_buffer: 256 << 10,
             threads: 1,

@@ -229,3 +229,21 @@ async fn too_many_blobs_and_broken_archives_are_4xx() {
     let (status, _) = h.post(junk).await;
     assert!(status == 422 || status == 200, "{status}");
 }
+
+/// Many JSON-looking blobs: what an archive keeps in memory is bounded (16 × the JSON limit).
+#[tokio::test]
+async fn json_heavy_archives_are_bounded_in_memory() {
+    let h = Hostile::new(Limits {
+        max_json_bytes: 1024,
+        ..Limits::default()
+    })
+    .await;
+    let mut b = LayoutBuilder::new();
+    for i in 0..40 {
+        let doc = json!({"n": i, "pad": "x".repeat(900)});
+        b.json_blob("application/vnd.oci.image.config.v1+json", &doc);
+    }
+    let (status, v) = h.post(archive(&b, false)).await;
+    assert_eq!(status, 422, "{v}");
+    assert!(message(&v).contains("JSON documents of the archive"), "{v}");
+}

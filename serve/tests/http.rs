@@ -67,6 +67,15 @@ async fn health_page_and_api_overview() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     let page = page.text().await.unwrap();
     for needle in [
         "enctype=\"multipart/form-data\"",
@@ -78,6 +87,7 @@ async fn health_page_and_api_overview() {
         assert!(page.contains(needle), "{needle}");
     }
     assert!(!page.contains("<script"));
+    // No script may run even if escaping failed somewhere.
     let api = c
         .get(format!("{}/api/v1", server.base))
         .send()
