@@ -182,6 +182,7 @@ pub fn recorded() -> Vec<&'static str> {
     all.extend_from_slice(crate::groups::lifecycle::IDS);
     all.extend_from_slice(crate::groups::process::IDS);
     all.extend_from_slice(crate::groups::features::IDS);
+    all.extend_from_slice(crate::groups::hooks::IDS);
     all.sort_unstable();
     all.dedup();
     all
@@ -215,8 +216,9 @@ pub fn certify(runner: &Runner<'_>, opts: &Options) -> Result<RunEnd, DriverErro
             let c = &ctx;
             let a = scope.spawn(move || crate::groups::lifecycle::run(c));
             let b = scope.spawn(move || crate::groups::process::run(c));
+            let h = scope.spawn(move || crate::groups::hooks::run(c));
             crate::groups::features::run(c);
-            for handle in [a, b] {
+            for handle in [a, b, h] {
                 if handle.join().is_err() {
                     c.runner.diagnostic("harness error: a check group panicked");
                 }

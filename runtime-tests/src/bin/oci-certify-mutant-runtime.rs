@@ -67,6 +67,26 @@ fn main() -> ExitCode {
             }
             pass_through(&args)
         }
+        ("hook-fail-no-destroy", "create") => {
+            let code = pass_through(&args);
+            if code != ExitCode::SUCCESS {
+                // Leave a container behind, as a runtime that neither stops nor destroys
+                // after a failing hook would: create it again without the failing hooks.
+                if let Some(bundle) = bundle_of(&args) {
+                    if has_failing_hook(&bundle) {
+                        edit_config(&bundle, strip_failing_hooks);
+                        let _ = real().args(&args).status();
+                    }
+                }
+            }
+            code
+        }
+        (m, "create") if HOOK_MUTATIONS.contains(&m) => {
+            if let Some(bundle) = bundle_of(&args) {
+                edit_config(&bundle, |c| mutate_hooks(m, c));
+            }
+            pass_through(&args)
+        }
         ("run-at-create", "create") => {
             let code = pass_through(&args);
             let globals: Vec<String> = args
@@ -167,6 +187,118 @@ fn mutate_config(m: &str, c: &mut Value) {
             // refuse the combination.
             if let Some(o) = c.as_object_mut() {
                 o.remove("hostname");
+            }
+        }
+        _ => {}
+    }
+}
+
+const HOOK_MUTATIONS: &[&str] = &[
+    "hook-drop-prestart",
+    "hook-drop-startContainer",
+    "hook-drop-poststop",
+    "hook-swap-createRuntime",
+    "hook-stdin-poststart",
+    "hook-ns-createContainer",
+    "hook-late-prestart",
+    "hook-fail-ignored",
+];
+
+/// The hooks group's container with every hook kind runs the probe as `hook program LOG`.
+fn is_all_hooks(c: &Value) -> bool {
+    c.pointer("/process/args/1") == Some(&json!("hook"))
+        && c.pointer("/process/args/2") == Some(&json!("program"))
+}
+
+fn has_failing_hook(bundle: &std::path::Path) -> bool {
+    std::fs::read_to_string(bundle.join("config.json")).is_ok_and(|t| t.contains("\"hook-fail\""))
+}
+
+fn strip_failing_hooks(c: &mut Value) {
+    if let Some(hooks) = c.get_mut("hooks").and_then(Value::as_object_mut) {
+        for list in hooks.values_mut() {
+            if let Some(a) = list.as_array_mut() {
+                a.retain(|h| h.pointer("/args/1") != Some(&json!("hook-fail")));
+            }
+        }
+    }
+}
+
+/// Hook mutations: each changes what one hook requirement observes.
+fn mutate_hooks(m: &str, c: &mut Value) {
+    if m == "hook-fail-ignored" {
+        // A runtime that ignores a hook's failure behaves as if the hook succeeded.
+        if let Some(hooks) = c.get_mut("hooks").and_then(Value::as_object_mut) {
+            for list in hooks.values_mut() {
+                for h in list.as_array_mut().into_iter().flatten() {
+                    if h.pointer("/args/1") == Some(&json!("hook-fail")) {
+                        h["args"][1] = json!("hook");
+                    }
+                }
+            }
+        }
+        return;
+    }
+    if !is_all_hooks(c) {
+        return;
+    }
+    let Some(hooks) = c.get_mut("hooks").and_then(Value::as_object_mut) else {
+        return;
+    };
+    match m {
+        "hook-drop-prestart" => {
+            hooks.remove("prestart");
+        }
+        "hook-drop-startContainer" => {
+            hooks.remove("startContainer");
+        }
+        "hook-drop-poststop" => {
+            hooks.remove("poststop");
+        }
+        // The two createRuntime hooks record each other's name: listed order looks broken.
+        "hook-swap-createRuntime" => {
+            if let Some(a) = hooks.get_mut("createRuntime").and_then(Value::as_array_mut) {
+                if a.len() == 2 {
+                    let first = a[0]["args"][2].clone();
+                    a[0]["args"][2] = a[1]["args"][2].clone();
+                    a[1]["args"][2] = first;
+                }
+            }
+        }
+        // The poststart hook runs with stdin from /dev/null instead of the state.
+        "hook-stdin-poststart" => {
+            if let Some(h) = hooks.get_mut("poststart").and_then(|l| l.get_mut(0)) {
+                let argv: Vec<String> = h["args"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .skip(1)
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let path = h["path"].as_str().unwrap_or_default().to_string();
+                let script = format!("exec {path} {} </dev/null", argv.join(" "));
+                *h = json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
+            }
+        }
+        // The createContainer hooks run as createRuntime hooks: in the runtime's namespaces.
+        "hook-ns-createContainer" => {
+            if let Some(Value::Array(moved)) = hooks.remove("createContainer") {
+                if let Some(a) = hooks.get_mut("createRuntime").and_then(Value::as_array_mut) {
+                    a.extend(moved);
+                }
+            }
+        }
+        // The prestart hooks run at start (as poststart hooks would).
+        "hook-late-prestart" => {
+            if let Some(Value::Array(moved)) = hooks.remove("prestart") {
+                let list = hooks.entry("poststart").or_insert_with(|| json!([]));
+                if let Some(a) = list.as_array_mut() {
+                    for (i, h) in moved.into_iter().enumerate() {
+                        a.insert(i, h);
+                    }
+                }
             }
         }
         _ => {}

@@ -3,5 +3,6 @@
 //! group that cannot run skips exactly its own requirements).
 
 pub mod features;
+pub mod hooks;
 pub mod lifecycle;
 pub mod process;
