@@ -645,3 +645,63 @@ async fn slow_requests_time_out_and_excess_is_refused() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A tar.gz that inflates to 8 GiB of zeros in one blob, in 8 MiB gzip members (about 8 MiB
+/// sent): many seconds of hashing, unless the validation is stopped.
+fn slow_archive() -> Vec<u8> {
+    let member = common::gz(&vec![0u8; 8 << 20]);
+    let size: u64 = 8 << 30;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header
+        .set_path(format!("blobs/sha256/{}", "0".repeat(64)))
+        .unwrap();
+    header.set_cksum();
+    let mut body = common::gz(header.as_bytes());
+    for _ in 0..(size >> 23) {
+        body.extend_from_slice(&member);
+    }
+    body.extend_from_slice(&common::gz(&[0u8; 1024]));
+    body
+}
+
+/// A request abandoned at its timeout stops its running validation: the next request gets the
+/// only validation slot at once. Without the stop, the first validation would hold the slot
+/// for many more seconds and the second request would time out too.
+#[tokio::test]
+async fn an_abandoned_validation_stops_and_frees_its_slot() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = start(Config {
+        limits: Limits {
+            request_timeout: Duration::from_secs(2),
+            max_concurrent_validations: 1,
+            max_decompressed_bytes: 16 << 30,
+            ..Limits::default()
+        },
+        temp_dir: Some(temp.path().to_path_buf()),
+        ..Config::default()
+    })
+    .await;
+    let c = client();
+    let started = std::time::Instant::now();
+    let r = c
+        .post(format!("{}/api/v1/check", server.base))
+        .header("content-type", "application/gzip")
+        .body(slow_archive())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let r = c
+        .post(format!("{}/api/v1/check", server.base))
+        .header("content-type", "application/x-tar")
+        .body(good_tar())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0);
+}
