@@ -14,6 +14,31 @@
 //!
 //! Credentials are the fetcher's own configuration: the service never forwards anything a
 //! client sent (no `Authorization` header passes through).
+//!
+//! # Plugging a registry client in
+//!
+//! Implement [`Fetcher`] over the client and hand it to [`Config::fetcher`](crate::Config) in
+//! the binary (`src/serve.rs`); nothing else changes. A sketch for `oci-certify-registry`:
+//!
+//! ```text
+//! struct RegistryFetcher { /* credentials from the service's configuration */ }
+//!
+//! impl Fetcher for RegistryFetcher {
+//!     fn fetch_to_layout<'a>(&'a self, reference: &'a Reference, dest: &'a Path,
+//!                            policy: AddressPolicy, limits: &'a FetchLimits) -> FetchFuture<'a> {
+//!         Box::pin(async move {
+//!             let r = registry::Reference::parse(&reference.to_string()).map_err(..)?;
+//!             let client = registry::client::Client::new(ClientOptions {
+//!                 deny_private_addresses: !policy.allow_private, /* auth, timeouts */ ..
+//!             }).map_err(..)?;
+//!             registry::pull::pull_to_layout(&client, &r, dest, &PullLimits { /* from limits */ })
+//!                 .map_err(/* not found -> NotFound, bound -> TooLarge, else Registry */)
+//!         })
+//!     }
+//! }
+//! ```
+//!
+//! (If the pull is blocking, run it with `tokio::task::spawn_blocking` inside the future.)
 
 use std::fmt;
 use std::future::Future;

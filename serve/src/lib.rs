@@ -22,15 +22,16 @@
 //! ```
 //!
 //! * **Bounds** ([`Limits`]): upload size (counted while streaming, never buffered whole),
-//!   total decompressed size of a gzip archive (inflated here under that cap, then read as a
-//!   tar by the engine) and of each blob (the engine's `blob::Limits`), number of blobs, JSON
-//!   size and depth, time per request, concurrent validations, and pending requests (excess is
-//!   refused with 503 at once rather than queued without bound).
+//!   total decompressed size of a gzip archive (inflated by the feeder, below) and of each
+//!   blob (the engine's `blob::Limits`), number of blobs, JSON size and depth and the JSON an
+//!   archive keeps in memory, time per request, concurrent validations, and pending requests
+//!   (excess is refused with 503 at once rather than queued without bound).
 //! * **Blocking work** runs on tokio's blocking pool behind a semaphore of
-//!   `max_concurrent_validations` permits. A request that outlives `request_timeout` is
-//!   answered 503 at once and its temp dir removed; a validation already running cannot be
-//!   interrupted (the engines have no cancellation point), but it is bounded by the limits and
-//!   keeps its permit until it ends, so the concurrency bound stays true.
+//!   `max_concurrent_validations` permits. An archive reaches the engine through a pipe fed by
+//!   a thread ([`validate::run_archive`]); when a request outlives `request_timeout` it is
+//!   answered 503 at once, its temp dir removed, and its feeder stops, so the engine reads
+//!   end-of-file and the permit is free within one buffer's worth of work. (Documents are
+//!   small and bounded; fetched layout directories are bounded by the fetch limits.)
 //! * **Hostile input** is the engines' business as for the CLI (hostile tar entries, symlinks,
 //!   bombs, cycles become a finding or a clear error); the service maps an input the engine
 //!   cannot read to 422, a crossed bound to 413, and a panic on a blocking thread to 500, and
@@ -38,6 +39,8 @@
 //! * **Registry references** go through the [`fetch::Fetcher`] seam: without a fetcher the
 //!   answer is 501; with one, the host must pass the [`fetch::AddressPolicy`] first (no
 //!   loopback, link-local or private addresses unless `--allow-private`).
+//! * **Reports name the user's files**: each request's temp dir prefixes are stripped from
+//!   every report and error message, so no server path leaks.
 //! * **Badges** ([`badge`]): `?ref=` validates the reference; `?digest=` shows the verdict of
 //!   content validated recently (the `OCI-Certify-Digest` response header names it; a bounded
 //!   in-memory map, nothing on disk).

@@ -36,7 +36,7 @@ pub enum Input {
 pub struct Reports {
     /// The JSON report (format_version 1), exactly as `--format json` writes it.
     pub json: Vec<u8>,
-    /// The report in the requested format when it is not JSON (TAP, JUnit or the HTML sink).
+    /// The report in the requested format when it is TAP or JUnit.
     pub other: Option<Vec<u8>>,
     /// The verdict.
     pub verdict: Verdict,
@@ -279,7 +279,8 @@ pub fn run(
     };
     let json = Buffer::default();
     let mut sinks = vec![sink_for(Format::Json, Box::new(json.clone()))];
-    let other = (format != Format::Json).then(Buffer::default);
+    // The result page is rendered from the JSON report; TAP and JUnit come from their sinks.
+    let other = matches!(format, Format::Tap | Format::Junit).then(Buffer::default);
     if let Some(buffer) = &other {
         sinks.push(sink_for(format, Box::new(buffer.clone())));
     }
