@@ -116,7 +116,11 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_validations_are_all_answered_correctly_in_bounded_memory() {
-    let service = Service::start(&["--max-concurrent", "2", "--max-pending", "64"]);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let service = Service::start_in(
+        &["--max-concurrent", "2", "--max-pending", "64"],
+        tmp.path(),
+    );
     let cases = cases();
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -197,6 +201,11 @@ async fn fifty_concurrent_validations_are_all_answered_correctly_in_bounded_memo
         .await
         .expect("healthz");
     assert_eq!(health.status(), 200);
+    // Every request removed its temporary files.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("read TMPDIR")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 
     let upload_mib: usize = (0..CLIENTS)
         .map(|i| cases[i % cases.len()].body.len())

@@ -247,3 +247,36 @@ async fn json_heavy_archives_are_bounded_in_memory() {
     assert_eq!(status, 422, "{v}");
     assert!(message(&v).contains("JSON documents of the archive"), "{v}");
 }
+
+/// A file name that climbs out of the temp dir is reduced to its last component.
+#[tokio::test]
+async fn upload_file_names_cannot_escape_the_temp_dir() {
+    let h = Hostile::new(Limits::default()).await;
+    let outside = h.temp.path().join("escaped.tar");
+    let form = common::file_form("../escaped.tar", common::good_tar());
+    let r = h
+        .client
+        .post(format!("{}/api/v1/check", h.server.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["verdict"], "green");
+    assert!(!outside.exists());
+    assert_eq!(std::fs::read_dir(h.temp.path()).unwrap().count(), 0);
+    // Too many form fields.
+    let mut form = reqwest::multipart::Form::new();
+    for i in 0..40 {
+        form = form.text(format!("f{i}"), "x");
+    }
+    let r = h
+        .client
+        .post(format!("{}/api/v1/check", h.server.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -19,9 +19,15 @@ impl Service {
     /// Starts the binary on 127.0.0.1:0 with extra flags and waits for its "listening" line
     /// (an event: the line is printed once the socket is bound).
     pub fn start(extra: &[&str]) -> Service {
+        Service::start_in(extra, &std::env::temp_dir())
+    }
+
+    /// As [`Service::start`], with the service's temporary files under `tmp` (TMPDIR).
+    pub fn start_in(extra: &[&str], tmp: &std::path::Path) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_oci-certify"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            .env("TMPDIR", tmp)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
