@@ -14,21 +14,24 @@ use serde_json::Value;
 
 const RUNC: &str = "/usr/sbin/runc";
 const CRUN: &str = "/usr/bin/crun";
-/// runc 1.1.5's recorded divergences (runtime-tests/DIVERGENCES.md ), sorted.
+/// runc 1.1.5's recorded divergences (runtime-tests/DIVERGENCES.md ), sorted.
 const KNOWN_RUNC: &[&str] = &[
     "runtime.config.hooks.call-order",
     "runtime.config.hooks.poststart.timing",
+    "runtime.config.process.rlimits-duplicate-error",
     "runtime.runtime.delete.not-stopped-error",
     "runtime.runtime.delete.not-stopped-no-effect",
     "runtime.runtime.lifecycle.poststop-failure-continue",
     "runtime.runtime.lifecycle.start-container-failure-destroy",
     "runtime.runtime.lifecycle.start-container-failure-error",
 ];
-/// crun 1.8.1's, sorted.
+/// crun 1.8.1's, sorted.
 const KNOWN_CRUN: &[&str] = &[
+    "runtime.config-linux.namespaces.type-unique",
     "runtime.config.hooks.call-order",
     "runtime.config.hooks.poststart.timing",
     "runtime.config.hooks.state-on-stdin",
+    "runtime.config.process.rlimits-duplicate-error",
     "runtime.runtime.delete.not-stopped-error",
     "runtime.runtime.delete.not-stopped-no-effect",
     "runtime.runtime.lifecycle.poststart-failure-destroy",
