@@ -34,3 +34,30 @@ pub fn run(listen: SocketAddr, args: &ServeArgs) -> Result<i32> {
         .with_context(|| format!("serving on {listen}"))?;
     Ok(exit::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    /// The flags' defaults are the library's defaults.
+    #[test]
+    fn flag_defaults_match_the_service_defaults() {
+        let Command::Serve { listen, limits } = Cli::parse_from(["oci-certify", "serve"]).command
+        else {
+            panic!("not the serve command");
+        };
+        assert_eq!(listen.to_string(), "127.0.0.1:8080");
+        let d = oci_certify_serve::Limits::default();
+        assert_eq!(limits.max_upload, d.max_upload_bytes);
+        assert_eq!(limits.max_decompressed, d.max_decompressed_bytes);
+        assert_eq!(limits.max_blobs, d.max_blobs);
+        assert_eq!(limits.max_json, d.max_json_bytes as u64);
+        assert_eq!(limits.max_json_depth, d.max_json_depth);
+        assert_eq!(limits.request_timeout, d.request_timeout.as_secs());
+        assert_eq!(limits.max_concurrent, None);
+        assert_eq!(limits.max_pending, d.max_pending_requests);
+        assert!(!limits.allow_private);
+    }
+}
