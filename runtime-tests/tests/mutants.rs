@@ -74,6 +74,10 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
         &["hooks"]
     } else if mutation.starts_with("mount-") {
         &["mounts"]
+    } else if mutation.starts_with("nsdrop-") || mutation == "ns-user-map-shift" {
+        &["namespaces"]
+    } else if mutation == "ns-path-ignored" {
+        &["errors", "namespaces"]
     } else if ERRORS.contains(&mutation) {
         &["errors"]
     } else if LIFECYCLE.contains(&mutation) {
@@ -281,7 +285,12 @@ const EXACT: &[(&str, &[&str])] = &[
     ),
     (
         "ns-path-ignored",
-        &["runtime.config-linux.namespaces.path-type-mismatch-error[]"],
+        &[
+            "runtime.config-linux.namespaces.path-type-mismatch-error[]",
+            "runtime.config-linux.namespaces.path-join[net]",
+            "runtime.config-linux.namespaces.path-join[uts]",
+            "runtime.config-linux.namespaces.path-join[ipc]",
+        ],
     ),
     (
         "no-process-ok",
@@ -424,6 +433,38 @@ const EXACT: &[(&str, &[&str])] = &[
         &["runtime.config.linux-mount-options.unknown-as-data[]"],
     ),
     ("mount-order-swap", &["runtime.config.mounts.order[]"]),
+    (
+        "nsdrop-pid",
+        &["runtime.config-linux.namespaces.pid-supported[]"],
+    ),
+    (
+        "nsdrop-network",
+        &["runtime.config-linux.namespaces.network-supported[]"],
+    ),
+    (
+        "nsdrop-ipc",
+        &["runtime.config-linux.namespaces.ipc-supported[]"],
+    ),
+    (
+        "nsdrop-uts",
+        &["runtime.config-linux.namespaces.uts-supported[]"],
+    ),
+    (
+        "nsdrop-cgroup",
+        &["runtime.config-linux.namespaces.cgroup-supported[]"],
+    ),
+    (
+        "nsdrop-mount",
+        &["runtime.config-linux.namespaces.mount-supported[]"],
+    ),
+    (
+        "nsdrop-user",
+        &["runtime.config-linux.namespaces.user-supported[]"],
+    ),
+    (
+        "ns-user-map-shift",
+        &["runtime.config-linux.namespaces.user-supported[]"],
+    ),
     (
         "mount-bind-source-abs",
         &["runtime.config.mounts.source-bind-relative[]"],

@@ -87,6 +87,25 @@ fn main() -> ExitCode {
             }
             pass_through(&args)
         }
+        (m, "create") if m.starts_with("nsdrop-") || m == "ns-user-map-shift" => {
+            if let Some(bundle) = bundle_of(&args) {
+                let kind = m.strip_prefix("nsdrop-").unwrap_or("user");
+                if bundle.ends_with(format!("ns-{kind}")) {
+                    edit_config(&bundle, |c| {
+                        if m == "ns-user-map-shift" {
+                            c["linux"]["uidMappings"][0]["hostID"] = json!(300_000);
+                            c["linux"]["gidMappings"][0]["hostID"] = json!(300_000);
+                        } else if let Some(ns) = c
+                            .pointer_mut("/linux/namespaces")
+                            .and_then(Value::as_array_mut)
+                        {
+                            ns.retain(|n| n["type"] != kind);
+                        }
+                    });
+                }
+            }
+            pass_through(&args)
+        }
         (m, "create") if m.starts_with("mount-") => {
             if let Some(bundle) = bundle_of(&args) {
                 edit_config(&bundle, |c| mutate_mounts(m, c));

@@ -7,4 +7,5 @@ pub mod features;
 pub mod hooks;
 pub mod lifecycle;
 pub mod mounts;
+pub mod namespaces;
 pub mod process;
