@@ -244,6 +244,11 @@ pub const GROUPS: &[Group] = &[
         run: crate::groups::namespaces::run,
     },
     Group {
+        name: "terminal",
+        ids: crate::groups::terminal::IDS,
+        run: crate::groups::terminal::run,
+    },
+    Group {
         name: "features",
         ids: crate::groups::features::IDS,
         run: crate::groups::features::run,

@@ -70,7 +70,9 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
         "state-lies",
         "run-at-create",
     ];
-    let groups: &[&str] = if mutation.starts_with("hook-") {
+    let groups: &[&str] = if mutation == "no-terminal" {
+        &["terminal"]
+    } else if mutation.starts_with("hook-") {
         &["hooks"]
     } else if mutation.starts_with("mount-") {
         &["mounts"]
@@ -496,6 +498,13 @@ const INCLUDES: &[(&str, &[&str])] = &[
         &[
             "runtime.runtime.errors.no-side-effects[linux.sysctl]",
             "runtime.runtime.errors.no-side-effects[rlimit-type]",
+        ],
+    ),
+    (
+        "no-terminal",
+        &[
+            "runtime.config-linux.default-devices.dev-console[]",
+            "runtime.config.process.terminal-optional[]",
         ],
     ),
     (

@@ -185,6 +185,17 @@ fn main() -> ExitCode {
             }
             code
         }
+        ("no-terminal", "create") if args.iter().any(|a| a == "--console-socket") => {
+            // Never allocates the terminal: no console fd, the process gets plain stdio.
+            if let Some(bundle) = bundle_of(&args) {
+                edit_config(&bundle, |c| c["process"]["terminal"] = json!(false));
+            }
+            let mut without = args.clone();
+            if let Some(i) = without.iter().position(|a| a == "--console-socket") {
+                without.drain(i..(i + 2).min(without.len()));
+            }
+            pass_through(&without)
+        }
         ("run-at-create", "create") => {
             let code = pass_through(&args);
             let globals: Vec<String> = args

@@ -9,3 +9,4 @@ pub mod lifecycle;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+pub mod terminal;
