@@ -249,6 +249,11 @@ pub const GROUPS: &[Group] = &[
         run: crate::groups::terminal::run,
     },
     Group {
+        name: "propagation",
+        ids: crate::groups::propagation::IDS,
+        run: crate::groups::propagation::run,
+    },
+    Group {
         name: "features",
         ids: crate::groups::features::IDS,
         run: crate::groups::features::run,

@@ -72,6 +72,8 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
     ];
     let groups: &[&str] = if mutation == "no-terminal" {
         &["terminal"]
+    } else if mutation.starts_with("propagation-") {
+        &["propagation"]
     } else if mutation.starts_with("hook-") {
         &["hooks"]
     } else if mutation.starts_with("mount-") {
@@ -148,6 +150,9 @@ const KNOWN: &[&str] = &[
     "runtime.config.process.rlimits-duplicate-error[]",
     // R-10 (`defaults` has no mutation: runc itself shows that the check fails)
     "runtime.config.linux-mount-options.defaults[]",
+    // MAY not met (runtime-tests/DIVERGENCES.md, "Not divergences")
+    "runtime.config-linux.rootfs-propagation.optional[shared]",
+    "runtime.config-linux.rootfs-propagation.optional[unbindable]",
 ];
 
 /// Mutations whose effect is one property: exactly these points fail besides KNOWN ones (a
@@ -499,6 +504,10 @@ const INCLUDES: &[(&str, &[&str])] = &[
             "runtime.runtime.errors.no-side-effects[linux.sysctl]",
             "runtime.runtime.errors.no-side-effects[rlimit-type]",
         ],
+    ),
+    (
+        "propagation-private-unbindable",
+        &["runtime.config-linux.rootfs-propagation.optional[private]"],
     ),
     (
         "no-terminal",

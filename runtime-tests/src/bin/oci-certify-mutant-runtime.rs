@@ -196,6 +196,17 @@ fn main() -> ExitCode {
             }
             pass_through(&without)
         }
+        ("propagation-private-unbindable", "create") => {
+            // Applies another propagation than the one asked for.
+            if let Some(bundle) = bundle_of(&args) {
+                edit_config(&bundle, |c| {
+                    if c.pointer("/linux/rootfsPropagation") == Some(&json!("private")) {
+                        c["linux"]["rootfsPropagation"] = json!("unbindable");
+                    }
+                });
+            }
+            pass_through(&args)
+        }
         ("run-at-create", "create") => {
             let code = pass_through(&args);
             let globals: Vec<String> = args

@@ -9,4 +9,5 @@ pub mod lifecycle;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+pub mod propagation;
 pub mod terminal;
