@@ -62,6 +62,7 @@ const KNOWN_CRUN: &[&str] = &[
     "runtime.runtime.lifecycle.poststart-failure-stop",
     "runtime.runtime.lifecycle.start-container-failure-destroy",
     "runtime.runtime.lifecycle.start-container-failure-error",
+    "runtime.runtime.state.pid-namespace-view",
 ];
 
 fn preconditions(runtime: &str) {

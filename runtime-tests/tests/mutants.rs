@@ -250,6 +250,10 @@ const EXACT: &[(&str, &[&str])] = &[
         &["runtime.config.hooks.create-container.exec-namespace[]"],
     ),
     (
+        "hook-pid-lies",
+        &["runtime.runtime.state.pid-namespace-view[prestart]"],
+    ),
+    (
         "accept-missing-id",
         &[
             "runtime.runtime.create.missing-id-error[]",

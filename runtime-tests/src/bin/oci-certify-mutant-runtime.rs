@@ -435,6 +435,7 @@ const HOOK_MUTATIONS: &[&str] = &[
     "hook-ns-createContainer",
     "hook-late-prestart",
     "hook-fail-ignored",
+    "hook-pid-lies",
 ];
 
 /// The hooks group's container with every hook kind runs the probe as `hook program LOG`.
@@ -512,6 +513,27 @@ fn mutate_hooks(m: &str, c: &mut Value) {
                     .unwrap_or_default();
                 let path = h["path"].as_str().unwrap_or_default().to_string();
                 let script = format!("exec {path} {} </dev/null", argv.join(" "));
+                *h = json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
+            }
+        }
+        // The prestart hook is told the container's own view of its pid (1) instead of the
+        // host's.
+        "hook-pid-lies" => {
+            if let Some(h) = hooks.get_mut("prestart").and_then(|l| l.get_mut(0)) {
+                let argv: Vec<String> = h["args"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .skip(1)
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let path = h["path"].as_str().unwrap_or_default().to_string();
+                let script = format!(
+                    "sed -E 's/\"pid\": *[0-9]+/\"pid\":1/' | exec {path} {}",
+                    argv.join(" ")
+                );
                 *h = json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
             }
         }
