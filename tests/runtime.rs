@@ -14,10 +14,14 @@ use serde_json::Value;
 
 const RUNC: &str = "/usr/sbin/runc";
 const CRUN: &str = "/usr/bin/crun";
-/// runc 1.1.5's recorded divergences (runtime-tests/DIVERGENCES.md ), sorted.
+/// runc 1.1.5's recorded divergences (runtime-tests/DIVERGENCES.md ),
+/// sorted.
 const KNOWN_RUNC: &[&str] = &[
+    // MAY not met (rootfsPropagation shared and unbindable; "Not divergences" in the ledger)
+    "runtime.config-linux.rootfs-propagation.optional",
     "runtime.config.hooks.call-order",
     "runtime.config.hooks.poststart.timing",
+    "runtime.config.linux-mount-options.defaults",
     "runtime.config.process.rlimits-duplicate-error",
     "runtime.runtime.delete.not-stopped-error",
     "runtime.runtime.delete.not-stopped-no-effect",
@@ -25,12 +29,31 @@ const KNOWN_RUNC: &[&str] = &[
     "runtime.runtime.lifecycle.start-container-failure-destroy",
     "runtime.runtime.lifecycle.start-container-failure-error",
 ];
-/// crun 1.8.1's, sorted.
+/// crun 1.8.1's, sorted.
 const KNOWN_CRUN: &[&str] = &[
     "runtime.config-linux.namespaces.type-unique",
     "runtime.config.hooks.call-order",
     "runtime.config.hooks.poststart.timing",
     "runtime.config.hooks.state-on-stdin",
+    "runtime.config.linux-mount-options.async",
+    "runtime.config.linux-mount-options.atime",
+    "runtime.config.linux-mount-options.dev",
+    "runtime.config.linux-mount-options.diratime",
+    "runtime.config.linux-mount-options.exec",
+    "runtime.config.linux-mount-options.nostrictatime",
+    "runtime.config.linux-mount-options.nosymfollow",
+    "runtime.config.linux-mount-options.private",
+    "runtime.config.linux-mount-options.rnoatime",
+    "runtime.config.linux-mount-options.rnodiratime",
+    "runtime.config.linux-mount-options.rnosymfollow",
+    "runtime.config.linux-mount-options.rprivate",
+    "runtime.config.linux-mount-options.rshared",
+    "runtime.config.linux-mount-options.runbindable",
+    "runtime.config.linux-mount-options.rw",
+    "runtime.config.linux-mount-options.shared",
+    "runtime.config.linux-mount-options.suid",
+    "runtime.config.linux-mount-options.symfollow",
+    "runtime.config.linux-mount-options.unbindable",
     "runtime.config.process.rlimits-duplicate-error",
     "runtime.runtime.delete.not-stopped-error",
     "runtime.runtime.delete.not-stopped-no-effect",
@@ -39,6 +62,7 @@ const KNOWN_CRUN: &[&str] = &[
     "runtime.runtime.lifecycle.poststart-failure-stop",
     "runtime.runtime.lifecycle.start-container-failure-destroy",
     "runtime.runtime.lifecycle.start-container-failure-error",
+    "runtime.runtime.state.pid-namespace-view",
 ];
 
 fn preconditions(runtime: &str) {

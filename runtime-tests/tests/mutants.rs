@@ -70,8 +70,18 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
         "state-lies",
         "run-at-create",
     ];
-    let groups: &[&str] = if mutation.starts_with("hook-") {
+    let groups: &[&str] = if mutation == "no-terminal" {
+        &["terminal"]
+    } else if mutation.starts_with("propagation-") {
+        &["propagation"]
+    } else if mutation.starts_with("hook-") {
         &["hooks"]
+    } else if mutation.starts_with("mount-") {
+        &["mounts"]
+    } else if mutation.starts_with("nsdrop-") || mutation == "ns-user-map-shift" {
+        &["namespaces"]
+    } else if mutation == "ns-path-ignored" {
+        &["errors", "namespaces"]
     } else if ERRORS.contains(&mutation) {
         &["errors"]
     } else if LIFECYCLE.contains(&mutation) {
@@ -138,6 +148,11 @@ const KNOWN: &[&str] = &[
     "runtime.runtime.lifecycle.poststop-failure-continue[]",
     //
     "runtime.config.process.rlimits-duplicate-error[]",
+    // R-10 (`defaults` has no mutation: runc itself shows that the check fails)
+    "runtime.config.linux-mount-options.defaults[]",
+    // MAY not met (runtime-tests/DIVERGENCES.md, "Not divergences")
+    "runtime.config-linux.rootfs-propagation.optional[shared]",
+    "runtime.config-linux.rootfs-propagation.optional[unbindable]",
 ];
 
 /// Mutations whose effect is one property: exactly these points fail besides KNOWN ones (a
@@ -235,6 +250,10 @@ const EXACT: &[(&str, &[&str])] = &[
         &["runtime.config.hooks.create-container.exec-namespace[]"],
     ),
     (
+        "hook-pid-lies",
+        &["runtime.runtime.state.pid-namespace-view[prestart]"],
+    ),
+    (
         "accept-missing-id",
         &[
             "runtime.runtime.create.missing-id-error[]",
@@ -277,11 +296,200 @@ const EXACT: &[(&str, &[&str])] = &[
     ),
     (
         "ns-path-ignored",
-        &["runtime.config-linux.namespaces.path-type-mismatch-error[]"],
+        &[
+            "runtime.config-linux.namespaces.path-type-mismatch-error[]",
+            "runtime.config-linux.namespaces.path-join[net]",
+            "runtime.config-linux.namespaces.path-join[uts]",
+            "runtime.config-linux.namespaces.path-join[ipc]",
+        ],
     ),
     (
         "no-process-ok",
         &["runtime.runtime.start.no-process-error[created]"],
+    ),
+    (
+        "mount-drop-ro",
+        &["runtime.config.linux-mount-options.ro[]"],
+    ),
+    (
+        "mount-drop-rw",
+        &["runtime.config.linux-mount-options.rw[]"],
+    ),
+    (
+        "mount-drop-nosuid",
+        &["runtime.config.linux-mount-options.nosuid[]"],
+    ),
+    (
+        "mount-drop-suid",
+        &["runtime.config.linux-mount-options.suid[]"],
+    ),
+    (
+        "mount-drop-nodev",
+        &["runtime.config.linux-mount-options.nodev[]"],
+    ),
+    (
+        "mount-drop-dev",
+        &["runtime.config.linux-mount-options.dev[]"],
+    ),
+    (
+        "mount-drop-noexec",
+        &["runtime.config.linux-mount-options.noexec[]"],
+    ),
+    (
+        "mount-drop-exec",
+        &["runtime.config.linux-mount-options.exec[]"],
+    ),
+    (
+        "mount-drop-noatime",
+        &["runtime.config.linux-mount-options.noatime[]"],
+    ),
+    (
+        "mount-drop-atime",
+        &["runtime.config.linux-mount-options.atime[]"],
+    ),
+    (
+        "mount-drop-strictatime",
+        &["runtime.config.linux-mount-options.strictatime[]"],
+    ),
+    (
+        "mount-drop-nostrictatime",
+        &["runtime.config.linux-mount-options.nostrictatime[]"],
+    ),
+    (
+        "mount-drop-nodiratime",
+        &["runtime.config.linux-mount-options.nodiratime[]"],
+    ),
+    (
+        "mount-drop-diratime",
+        &["runtime.config.linux-mount-options.diratime[]"],
+    ),
+    (
+        "mount-drop-nosymfollow",
+        &["runtime.config.linux-mount-options.nosymfollow[]"],
+    ),
+    (
+        "mount-drop-symfollow",
+        &["runtime.config.linux-mount-options.symfollow[]"],
+    ),
+    (
+        "mount-drop-sync",
+        &["runtime.config.linux-mount-options.sync[]"],
+    ),
+    (
+        "mount-drop-async",
+        &["runtime.config.linux-mount-options.async[]"],
+    ),
+    (
+        "mount-drop-dirsync",
+        &["runtime.config.linux-mount-options.dirsync[]"],
+    ),
+    (
+        "mount-drop-lazytime",
+        &["runtime.config.linux-mount-options.lazytime[]"],
+    ),
+    (
+        "mount-drop-nolazytime",
+        &["runtime.config.linux-mount-options.nolazytime[]"],
+    ),
+    (
+        "mount-drop-shared",
+        &["runtime.config.linux-mount-options.shared[]"],
+    ),
+    (
+        "mount-drop-private",
+        &["runtime.config.linux-mount-options.private[]"],
+    ),
+    (
+        "mount-drop-unbindable",
+        &["runtime.config.linux-mount-options.unbindable[]"],
+    ),
+    (
+        "mount-drop-rbind",
+        &["runtime.config.linux-mount-options.rbind[]"],
+    ),
+    (
+        "mount-drop-rro",
+        &["runtime.config.linux-mount-options.rro[]"],
+    ),
+    (
+        "mount-drop-rnoexec",
+        &["runtime.config.linux-mount-options.rnoexec[]"],
+    ),
+    (
+        "mount-drop-rnoatime",
+        &["runtime.config.linux-mount-options.rnoatime[]"],
+    ),
+    (
+        "mount-drop-rnodiratime",
+        &["runtime.config.linux-mount-options.rnodiratime[]"],
+    ),
+    (
+        "mount-drop-rnosymfollow",
+        &["runtime.config.linux-mount-options.rnosymfollow[]"],
+    ),
+    (
+        "mount-drop-runbindable",
+        &["runtime.config.linux-mount-options.runbindable[]"],
+    ),
+    (
+        "mount-drop-rshared",
+        &["runtime.config.linux-mount-options.rshared[]"],
+    ),
+    (
+        "mount-drop-rprivate",
+        &["runtime.config.linux-mount-options.rprivate[]"],
+    ),
+    (
+        "mount-drop-data",
+        &["runtime.config.linux-mount-options.unknown-as-data[]"],
+    ),
+    ("mount-order-swap", &["runtime.config.mounts.order[]"]),
+    (
+        "nsdrop-pid",
+        &["runtime.config-linux.namespaces.pid-supported[]"],
+    ),
+    (
+        "nsdrop-network",
+        &["runtime.config-linux.namespaces.network-supported[]"],
+    ),
+    (
+        "nsdrop-ipc",
+        &["runtime.config-linux.namespaces.ipc-supported[]"],
+    ),
+    (
+        "nsdrop-uts",
+        &["runtime.config-linux.namespaces.uts-supported[]"],
+    ),
+    (
+        "nsdrop-cgroup",
+        &["runtime.config-linux.namespaces.cgroup-supported[]"],
+    ),
+    (
+        "nsdrop-mount",
+        &["runtime.config-linux.namespaces.mount-supported[]"],
+    ),
+    (
+        "nsdrop-user",
+        &["runtime.config-linux.namespaces.user-supported[]"],
+    ),
+    (
+        "ns-user-map-shift",
+        &["runtime.config-linux.namespaces.user-supported[]"],
+    ),
+    (
+        "mount-bind-source-abs",
+        &["runtime.config.mounts.source-bind-relative[]"],
+    ),
+    (
+        "mount-bind-as-tmpfs",
+        &[
+            "runtime.config.linux-mount-options.bind[]",
+            "runtime.config.mounts.source-bind-relative[]",
+        ],
+    ),
+    (
+        "mount-relative-dest-elsewhere",
+        &["runtime.config.mounts.destination-linux-relative-root[]"],
     ),
 ];
 
@@ -299,6 +507,17 @@ const INCLUDES: &[(&str, &[&str])] = &[
         &[
             "runtime.runtime.errors.no-side-effects[linux.sysctl]",
             "runtime.runtime.errors.no-side-effects[rlimit-type]",
+        ],
+    ),
+    (
+        "propagation-private-unbindable",
+        &["runtime.config-linux.rootfs-propagation.optional[private]"],
+    ),
+    (
+        "no-terminal",
+        &[
+            "runtime.config-linux.default-devices.dev-console[]",
+            "runtime.config.process.terminal-optional[]",
         ],
     ),
     (

@@ -6,4 +6,8 @@ pub mod errors;
 pub mod features;
 pub mod hooks;
 pub mod lifecycle;
+pub mod mounts;
+pub mod namespaces;
 pub mod process;
+pub mod propagation;
+pub mod terminal;
