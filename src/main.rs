@@ -7,6 +7,7 @@ mod cli;
 mod engines;
 mod image;
 mod output;
+mod registry;
 mod requirements;
 mod runtime;
 
@@ -64,7 +65,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             media_type,
             report,
         } => bundle::run(&path, media_type.as_deref(), &report),
-        Command::Registry { .. } => not_built("registry", "registry certification"),
+        Command::Registry {
+            url,
+            namespace,
+            username,
+            password_stdin,
+            report,
+        } => registry::run(
+            &url,
+            namespace.as_deref(),
+            username.as_deref(),
+            password_stdin,
+            &report,
+        ),
         Command::Serve { .. } => not_built("serve", "the validator web service"),
     }
 }
