@@ -56,6 +56,8 @@ pub fn run(
     if let Some(ns) = namespace {
         opts.namespace = ns.trim_matches('/').to_string();
     }
+    // An unreachable registry or refused credentials: exit 2 before any report is started.
+    oci_certify_registry::engine::preflight(&opts)?;
     output::certify(
         "registry",
         Spec::Distribution,

@@ -149,3 +149,34 @@ fn registry_command_with_basic_auth_and_without_credentials() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn unreachable_or_malformed_registry_is_an_error_without_a_verdict() {
+    let port = oci_certify_registry::harness::free_port().unwrap();
+    let (out, _) = run(
+        &["registry", &format!("http://127.0.0.1:{port}"), "--plain"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/v2/") && !err.contains("RED") && !err.contains("GREEN"),
+        "{err}"
+    );
+    let (out, _) = run(&["registry", "http://127.0.0.1:5000/v2/", "--plain"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("base URL only"));
+    let (out, _) = run(
+        &[
+            "registry",
+            "http://127.0.0.1:5000",
+            "--namespace",
+            "Bad_Name",
+            "--plain",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--namespace"));
+}

@@ -349,6 +349,23 @@ pub struct Caps {
     pub referrers: bool,
 }
 
+/// Checks, before any report is started, that the options are usable and the registry answers
+/// `GET /v2/` (with the credentials given): an unreachable registry or refused credentials are
+/// errors without a verdict.
+pub fn preflight(opts: &Options) -> Result<(), EngineError> {
+    if !crate::reference::is_valid_repository(&opts.namespace) {
+        return Err(EngineError::Namespace(opts.namespace.clone()));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(EngineError::Runtime)?;
+    rt.block_on(async {
+        let client = Client::new(opts.client.clone())?;
+        groups::base::reach(&client).await.map(|_| ())
+    })
+}
+
 /// Runs the certification and records every outcome with `runner`.
 pub fn certify(runner: &Runner<'_>, opts: &Options) -> Result<RunEnd, EngineError> {
     if !crate::reference::is_valid_repository(&opts.namespace) {

@@ -3,7 +3,7 @@
 
 use oci_certify_core::Runner;
 
-use crate::client::Request;
+use crate::client::{Client, Exchange, Request};
 use crate::content;
 use crate::engine::{Caps, Ctx, EngineError, G};
 
@@ -16,10 +16,9 @@ pub struct Base {
     pub caps: Caps,
 }
 
-/// Runs the group.
-pub async fn run(runner: &Runner<'_>, ctx: &Ctx) -> Result<Base, EngineError> {
-    let g = G::new(runner, ctx, "base");
-    let ex = match ctx.send(Request::get("/v2/")).await {
+/// `GET /v2/`; a 401 that the credentials cannot answer is an input error.
+pub async fn reach(client: &Client) -> Result<Exchange, EngineError> {
+    let ex = match client.send(Request::get("/v2/")).await {
         Ok(ex) => ex,
         Err(crate::client::ClientError::Token { realm, message }) => {
             return Err(EngineError::Unauthorized(format!(
@@ -34,6 +33,14 @@ pub async fn run(runner: &Runner<'_>, ctx: &Ctx) -> Result<Base, EngineError> {
             ex.url
         )));
     }
+    Ok(ex)
+}
+
+/// Runs the group.
+pub async fn run(runner: &Runner<'_>, ctx: &Ctx) -> Result<Base, EngineError> {
+    let g = G::new(runner, ctx, "base");
+    let ex = reach(&ctx.client).await?;
+    ctx.audit.observe(&ex);
     g.status(
         "distribution.api.endpoints.end-1-base",
         "GET /v2/",
