@@ -254,6 +254,11 @@ pub const GROUPS: &[Group] = &[
         run: crate::groups::propagation::run,
     },
     Group {
+        name: "claims",
+        ids: crate::groups::claims::IDS,
+        run: crate::groups::claims::run,
+    },
+    Group {
         name: "features",
         ids: crate::groups::features::IDS,
         run: crate::groups::features::run,
