@@ -176,7 +176,9 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
         step: "config",
         detail: "no process".into(),
     })?;
-    let pid = match chan
+    // `create` has reaped the bootstrap and knows our host pid; hooks here get the pid as
+    // the container sees it, so the value itself is only kept for diagnostics.
+    let _host_pid = match chan
         .recv("the init's host pid")
         .map_err(step("wait for my pid"))?
     {
@@ -212,7 +214,9 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
         .as_ref()
         .and_then(|h| h.create_container().clone())
     {
-        hooks::run_all("createContainer", &h, &args.state(Status::Creating, pid))
+        // The hook runs in the container's PID namespace: the pid as the container sees it.
+        let own = nix::unistd::getpid().as_raw();
+        hooks::run_all("createContainer", &h, &args.state(Status::Creating, own))
             .map_err(step("createContainer hooks"))?;
     }
     fs.pivot().map_err(step("pivot_root"))?;
@@ -306,10 +310,8 @@ fn become_process(
         .as_ref()
         .and_then(|h| h.start_container().clone())
     {
-        let pid = std::fs::read_link("/proc/self")
-            .ok()
-            .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
-            .unwrap_or(1);
+        // As the container sees it (the hook runs in the container's PID namespace).
+        let pid = nix::unistd::getpid().as_raw();
         hooks::run_all("startContainer", &h, &args.state(Status::Created, pid))
             .map_err(step("startContainer hooks"))?;
     }

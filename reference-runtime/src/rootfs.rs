@@ -42,7 +42,42 @@ pub struct Options {
     pub propagation: Vec<MsFlags>,
     /// Filesystem-specific options (`mode=755`, `size=65536k`...).
     pub data: Vec<String>,
+    /// MOUNT_ATTR_* bits to set recursively (`rro`, `rnosuid`...).
+    pub rec_set: u64,
+    /// MOUNT_ATTR_* bits to clear recursively (`rrw`, `rsuid`...).
+    pub rec_clear: u64,
 }
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+const MOUNT_ATTR_ATIME_MASK: u64 = 0x70;
+const MOUNT_ATTR_RELATIME: u64 = 0x0;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// The recursive options (mount_setattr with AT_RECURSIVE): name, bit, whether it sets it.
+const RECURSIVE: &[(&str, u64, bool)] = &[
+    ("rro", MOUNT_ATTR_RDONLY, true),
+    ("rrw", MOUNT_ATTR_RDONLY, false),
+    ("rnosuid", MOUNT_ATTR_NOSUID, true),
+    ("rsuid", MOUNT_ATTR_NOSUID, false),
+    ("rnodev", MOUNT_ATTR_NODEV, true),
+    ("rdev", MOUNT_ATTR_NODEV, false),
+    ("rnoexec", MOUNT_ATTR_NOEXEC, true),
+    ("rexec", MOUNT_ATTR_NOEXEC, false),
+    ("rnodiratime", MOUNT_ATTR_NODIRATIME, true),
+    ("rdiratime", MOUNT_ATTR_NODIRATIME, false),
+    ("rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, true),
+    ("rsymfollow", MOUNT_ATTR_NOSYMFOLLOW, false),
+    // The access-time mode is one field: setting one value clears the field first.
+    ("rrelatime", MOUNT_ATTR_RELATIME, true),
+    ("rnoatime", MOUNT_ATTR_NOATIME, true),
+    ("rstrictatime", MOUNT_ATTR_STRICTATIME, true),
+];
 
 /// Every option string this runtime understands as a flag (for `features`).
 pub const FLAG_OPTIONS: &[&str] = &[
@@ -89,6 +124,12 @@ pub const FLAG_OPTIONS: &[&str] = &[
     "unbindable",
 ];
 
+/// `a` without the bits of `b`, keeping bits nix has no name for (`!` would drop them, and
+/// MS_NOSYMFOLLOW is one).
+fn minus(a: MsFlags, b: MsFlags) -> MsFlags {
+    MsFlags::from_bits_retain(a.bits() & !b.bits())
+}
+
 /// Parses mount options: flags, propagation, and data for the filesystem.
 pub fn parse_options(options: &[String]) -> Options {
     let mut o = Options {
@@ -96,6 +137,8 @@ pub fn parse_options(options: &[String]) -> Options {
         clear: MsFlags::empty(),
         propagation: Vec::new(),
         data: Vec::new(),
+        rec_set: 0,
+        rec_clear: 0,
     };
     for opt in options {
         let (set, clear) = match opt.as_str() {
@@ -139,7 +182,19 @@ pub fn parse_options(options: &[String]) -> Options {
             "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
             p => {
-                if let Some(flag) = propagation_flag(p) {
+                if let Some((_, bit, set)) = RECURSIVE.iter().find(|(n, _, _)| *n == p) {
+                    let atime = matches!(p, "rrelatime" | "rnoatime" | "rstrictatime");
+                    if atime {
+                        o.rec_clear |= MOUNT_ATTR_ATIME_MASK;
+                        o.rec_set = (o.rec_set & !MOUNT_ATTR_ATIME_MASK) | bit;
+                    } else if *set {
+                        o.rec_set |= bit;
+                        o.rec_clear &= !bit;
+                    } else {
+                        o.rec_clear |= bit;
+                        o.rec_set &= !bit;
+                    }
+                } else if let Some(flag) = propagation_flag(p) {
                     o.propagation.push(flag);
                 } else {
                     o.data.push(p.to_string());
@@ -147,8 +202,8 @@ pub fn parse_options(options: &[String]) -> Options {
                 continue;
             }
         };
-        o.set = (o.set | set) & !clear;
-        o.clear = (o.clear | clear) & !set;
+        o.set = minus(o.set | set, clear);
+        o.clear = minus(o.clear | clear, set);
     }
     o
 }
@@ -364,12 +419,7 @@ impl Rootfs<'_> {
 
     fn mount_one(&self, m: &Mount) -> Result<(), RootfsError> {
         let sys = self.sys;
-        if !m.destination().is_absolute() {
-            return Err(RootfsError::Config(format!(
-                "mount destination {} is not absolute",
-                m.destination().display()
-            )));
-        }
+        // A relative destination is relative to the container's root (Linux).
         let typ = m.typ().clone().unwrap_or_default();
         let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
         let dest = secure_join(&self.root, m.destination());
@@ -387,7 +437,10 @@ impl Rootfs<'_> {
             };
             let recursive = opts.set & MsFlags::MS_REC;
             self.bind(&source, &dest, recursive)?;
-            let extra = opts.set & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+            let extra = minus(
+                opts.set,
+                MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT,
+            );
             if !extra.is_empty() || !opts.clear.is_empty() {
                 self.remount(&dest, extra, opts.clear)?;
             }
@@ -416,6 +469,9 @@ impl Rootfs<'_> {
                 r => r?,
             }
         }
+        if opts.rec_set != 0 || opts.rec_clear != 0 {
+            sys.mount_setattr(&dest, true, opts.rec_set, opts.rec_clear)?;
+        }
         for p in &opts.propagation {
             sys.mount(None, &dest, None, *p, None)?;
         }
@@ -436,7 +492,7 @@ impl Rootfs<'_> {
     /// (in a user namespace the kernel refuses to drop locked ones).
     fn remount(&self, dest: &Path, set: MsFlags, clear: MsFlags) -> Result<(), RootfsError> {
         let current = self.sys.mount_flags(dest)?;
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | set | (current & !clear);
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | set | minus(current, clear);
         self.sys.mount(None, dest, None, flags, None)?;
         Ok(())
     }
@@ -445,7 +501,7 @@ impl Rootfs<'_> {
     fn mount_cgroup(&self, dest: &Path, opts: &Options) -> Result<(), RootfsError> {
         let sys = self.sys;
         sys.create_dir_all(dest)?;
-        let flags = opts.set & !(MsFlags::MS_BIND | MsFlags::MS_REC);
+        let flags = minus(opts.set, MsFlags::MS_BIND | MsFlags::MS_REC);
         if self.cgroup2_host {
             sys.mount(
                 Some(Path::new("cgroup")),
@@ -493,9 +549,16 @@ impl Rootfs<'_> {
     pub fn pivot(&self) -> Result<(), RootfsError> {
         let sys = self.sys;
         let dot = Path::new(".");
+        let old_root = std::fs::File::open("/").map_err(|e| SysError {
+            call: "open /".into(),
+            errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
         sys.chdir(&self.root)?;
-        // pivot_root(".", ".") stacks the old root on top of the new one; detach it.
+        // pivot_root(".", ".") stacks the old root on top of the new one. Step onto the old
+        // root (by its descriptor: the kernel does not promise where "." is now), make it a
+        // slave so nothing below propagates to the host, and detach it.
         sys.pivot_root(dot, dot)?;
+        sys.fchdir(std::os::fd::AsFd::as_fd(&old_root))?;
         sys.mount(None, dot, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)?;
         sys.umount2(dot, MntFlags::MNT_DETACH)?;
         sys.chdir(Path::new("/"))?;
@@ -580,6 +643,16 @@ mod tests {
             parse_options(&["rbind".into()]).set,
             MsFlags::MS_BIND | MsFlags::MS_REC
         );
+        // A flag nix has no name for survives.
+        assert_eq!(
+            parse_options(&["nosymfollow".into(), "nodev".into()])
+                .set
+                .bits(),
+            (libc::MS_NOSYMFOLLOW | libc::MS_NODEV)
+        );
+        let r = parse_options(&["rro".into(), "rnoatime".into(), "rsuid".into()]);
+        assert_eq!(r.rec_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME);
+        assert_eq!(r.rec_clear, MOUNT_ATTR_ATIME_MASK | MOUNT_ATTR_NOSUID);
     }
 
     #[test]
@@ -728,6 +801,7 @@ mod tests {
             vec![
                 "chdir /r",
                 "pivot_root . .",
+                "fchdir old-root",
                 "mount - . - MS_REC | MS_SLAVE -",
                 "umount .",
                 "chdir /"

@@ -73,6 +73,11 @@ pub trait Syscall {
     fn mount_flags(&self, path: &Path) -> SysResult<MsFlags>;
     /// Writes `data` to an existing file (sysctls, /proc knobs).
     fn write_file(&self, path: &Path, data: &str) -> SysResult;
+    /// mount_setattr(2) on `path`, recursively when asked: `set` and `clear` are MOUNT_ATTR_*
+    /// bits.
+    fn mount_setattr(&self, path: &Path, recursive: bool, set: u64, clear: u64) -> SysResult;
+    /// fchdir(2).
+    fn fchdir(&self, fd: BorrowedFd<'_>) -> SysResult;
     /// sethostname(2).
     fn sethostname(&self, name: &str) -> SysResult;
     /// setdomainname(2).
@@ -247,6 +252,51 @@ impl Syscall for Linux {
         )
     }
 
+    fn mount_setattr(&self, path: &Path, recursive: bool, set: u64, clear: u64) -> SysResult {
+        #[repr(C)]
+        struct MountAttr {
+            attr_set: u64,
+            attr_clr: u64,
+            propagation: u64,
+            userns_fd: u64,
+        }
+        let attr = MountAttr {
+            attr_set: set,
+            attr_clr: clear,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        let c =
+            std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| SysError {
+                call: format!("mount_setattr {}", path.display()),
+                errno: Errno::EINVAL,
+            })?;
+        let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+        // SAFETY: the path is a NUL-terminated string and `attr` a struct mount_attr (version
+        // 0 layout, its size passed), both alive across the call; the kernel only reads them.
+        #[allow(unsafe_code)]
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                flags,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        ctx(Errno::result(r).map(drop), || {
+            format!(
+                "mount_setattr {} set {set:#x} clear {clear:#x}",
+                path.display()
+            )
+        })
+    }
+
+    fn fchdir(&self, fd: BorrowedFd<'_>) -> SysResult {
+        ctx(nix::unistd::fchdir(fd.as_raw_fd()), || "fchdir".to_string())
+    }
+
     fn sethostname(&self, name: &str) -> SysResult {
         ctx(nix::unistd::sethostname(name), || {
             format!("sethostname {name}")
@@ -405,6 +455,15 @@ pub mod testing {
         }
         fn write_file(&self, path: &Path, data: &str) -> SysResult {
             self.rec(format!("write {} {data}", path.display()))
+        }
+        fn mount_setattr(&self, path: &Path, recursive: bool, set: u64, clear: u64) -> SysResult {
+            self.rec(format!(
+                "mount_setattr {} {recursive} {set:#x} {clear:#x}",
+                path.display()
+            ))
+        }
+        fn fchdir(&self, _: BorrowedFd<'_>) -> SysResult {
+            self.rec("fchdir old-root".to_string())
         }
         fn sethostname(&self, name: &str) -> SysResult {
             self.rec(format!("sethostname {name}"))
