@@ -36,8 +36,12 @@ pub enum Command {
     /// oci-archive (.tar, .tar.gz), or a single JSON document.
     #[command(after_help = AFTER_HELP)]
     Image {
-        /// Layout directory, archive, or JSON document.
+        /// Layout directory, archive, JSON document, or a registry reference
+        /// (HOST[:PORT]/REPO[:TAG][@DIGEST]) to pull into a temporary layout and validate.
         path: PathBuf,
+        /// Reach the registry of a reference over plain HTTP instead of HTTPS.
+        #[arg(long)]
+        plain_http: bool,
         /// The media type of a single JSON document (default: its own mediaType field).
         #[arg(long)]
         media_type: Option<String>,

@@ -1,8 +1,8 @@
-//! `oci-certify serve` fetching registry references from the real registry (Debian's
-//! docker-registry, started on a free loopback port): a pushed image is pulled and validated
-//! with the CLI's engine; the same reference is refused (403) by a service without
-//! `--allow-private`, and an unknown tag is a 404. Needs docker-registry (`cargo xtask setup`);
-//! missing it is a failure, never a silent pass.
+//! Registry references against the real registry (Debian's docker-registry, started on a free
+//! loopback port): `oci-certify image HOST/REPO:TAG` pulls and validates a pushed image, and
+//! `oci-certify serve` does the same for `?ref=`, refuses it (403) without `--allow-private`,
+//! and answers 404 for an unknown tag. Needs docker-registry (`cargo xtask setup`); missing it
+//! is a failure, never a silent pass.
 
 mod serve_common;
 
@@ -94,4 +94,56 @@ async fn references_are_pulled_from_the_real_registry_and_validated() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_command_pulls_and_validates_a_reference() {
+    let reg = LocalRegistry::start(RegistryConfig {
+        delete_enabled: false,
+    })
+    .expect("docker-registry starts (cargo xtask setup installs it)");
+    let c = Client::new(ClientOptions::new(url::Url::parse(&reg.url()).unwrap())).unwrap();
+    let image = content::image(&mut Rng::new(12));
+    push(&c, "cli/app", &image, "v1").await;
+    let reference = format!("127.0.0.1:{}/cli/app:v1", reg.port());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oci-certify"))
+        .args([
+            "image",
+            &reference,
+            "--plain-http",
+            "--plain",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "a verdict, not an error: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["subject"], reference.as_str(), "{report}");
+    let ids: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(
+        ids.iter().any(|i| i.starts_with("image.manifest.")),
+        "{ids:?}"
+    );
+
+    // An unknown tag is an error (exit 2) that names the reference, not a report.
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_oci-certify"))
+        .args([
+            "image",
+            &format!("127.0.0.1:{}/cli/app:nope", reg.port()),
+            "--plain-http",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cli/app:nope"));
 }
