@@ -90,8 +90,22 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
         "state-lies",
         "run-at-create",
     ];
-    let groups: &[&str] = if mutation.starts_with("hook-") {
+    let groups: &[&str] = if mutation == "no-terminal" {
+        &["terminal"]
+    } else if mutation == "features-claims-bogus" || mutation == "refuse-version-min" {
+        &["claims"]
+    } else if mutation == "refuse-cgroup-ns" {
+        &["namespaces"]
+    } else if mutation.starts_with("propagation-") {
+        &["propagation"]
+    } else if mutation.starts_with("hook-") {
         &["hooks"]
+    } else if mutation.starts_with("mount-") {
+        &["mounts"]
+    } else if mutation.starts_with("nsdrop-") || mutation == "ns-user-map-shift" {
+        &["namespaces"]
+    } else if mutation == "ns-path-ignored" {
+        &["errors", "namespaces"]
     } else if ERRORS.contains(&mutation) {
         &["errors"]
     } else if LIFECYCLE.contains(&mutation) {
@@ -243,6 +257,10 @@ const EXACT: &[(&str, &[&str])] = &[
         &["runtime.config.hooks.create-container.exec-namespace[]"],
     ),
     (
+        "hook-pid-lies",
+        &["runtime.runtime.state.pid-namespace-view[prestart]"],
+    ),
+    (
         "accept-missing-id",
         &[
             "runtime.runtime.create.missing-id-error[]",
@@ -285,11 +303,200 @@ const EXACT: &[(&str, &[&str])] = &[
     ),
     (
         "ns-path-ignored",
-        &["runtime.config-linux.namespaces.path-type-mismatch-error[]"],
+        &[
+            "runtime.config-linux.namespaces.path-type-mismatch-error[]",
+            "runtime.config-linux.namespaces.path-join[net]",
+            "runtime.config-linux.namespaces.path-join[uts]",
+            "runtime.config-linux.namespaces.path-join[ipc]",
+        ],
     ),
     (
         "no-process-ok",
         &["runtime.runtime.start.no-process-error[created]"],
+    ),
+    (
+        "mount-drop-ro",
+        &["runtime.config.linux-mount-options.ro[]"],
+    ),
+    (
+        "mount-drop-rw",
+        &["runtime.config.linux-mount-options.rw[]"],
+    ),
+    (
+        "mount-drop-nosuid",
+        &["runtime.config.linux-mount-options.nosuid[]"],
+    ),
+    (
+        "mount-drop-suid",
+        &["runtime.config.linux-mount-options.suid[]"],
+    ),
+    (
+        "mount-drop-nodev",
+        &["runtime.config.linux-mount-options.nodev[]"],
+    ),
+    (
+        "mount-drop-dev",
+        &["runtime.config.linux-mount-options.dev[]"],
+    ),
+    (
+        "mount-drop-noexec",
+        &["runtime.config.linux-mount-options.noexec[]"],
+    ),
+    (
+        "mount-drop-exec",
+        &["runtime.config.linux-mount-options.exec[]"],
+    ),
+    (
+        "mount-drop-noatime",
+        &["runtime.config.linux-mount-options.noatime[]"],
+    ),
+    (
+        "mount-drop-atime",
+        &["runtime.config.linux-mount-options.atime[]"],
+    ),
+    (
+        "mount-drop-strictatime",
+        &["runtime.config.linux-mount-options.strictatime[]"],
+    ),
+    (
+        "mount-drop-nostrictatime",
+        &["runtime.config.linux-mount-options.nostrictatime[]"],
+    ),
+    (
+        "mount-drop-nodiratime",
+        &["runtime.config.linux-mount-options.nodiratime[]"],
+    ),
+    (
+        "mount-drop-diratime",
+        &["runtime.config.linux-mount-options.diratime[]"],
+    ),
+    (
+        "mount-drop-nosymfollow",
+        &["runtime.config.linux-mount-options.nosymfollow[]"],
+    ),
+    (
+        "mount-drop-symfollow",
+        &["runtime.config.linux-mount-options.symfollow[]"],
+    ),
+    (
+        "mount-drop-sync",
+        &["runtime.config.linux-mount-options.sync[]"],
+    ),
+    (
+        "mount-drop-async",
+        &["runtime.config.linux-mount-options.async[]"],
+    ),
+    (
+        "mount-drop-dirsync",
+        &["runtime.config.linux-mount-options.dirsync[]"],
+    ),
+    (
+        "mount-drop-lazytime",
+        &["runtime.config.linux-mount-options.lazytime[]"],
+    ),
+    (
+        "mount-drop-nolazytime",
+        &["runtime.config.linux-mount-options.nolazytime[]"],
+    ),
+    (
+        "mount-drop-shared",
+        &["runtime.config.linux-mount-options.shared[]"],
+    ),
+    (
+        "mount-drop-private",
+        &["runtime.config.linux-mount-options.private[]"],
+    ),
+    (
+        "mount-drop-unbindable",
+        &["runtime.config.linux-mount-options.unbindable[]"],
+    ),
+    (
+        "mount-drop-rbind",
+        &["runtime.config.linux-mount-options.rbind[]"],
+    ),
+    (
+        "mount-drop-rro",
+        &["runtime.config.linux-mount-options.rro[]"],
+    ),
+    (
+        "mount-drop-rnoexec",
+        &["runtime.config.linux-mount-options.rnoexec[]"],
+    ),
+    (
+        "mount-drop-rnoatime",
+        &["runtime.config.linux-mount-options.rnoatime[]"],
+    ),
+    (
+        "mount-drop-rnodiratime",
+        &["runtime.config.linux-mount-options.rnodiratime[]"],
+    ),
+    (
+        "mount-drop-rnosymfollow",
+        &["runtime.config.linux-mount-options.rnosymfollow[]"],
+    ),
+    (
+        "mount-drop-runbindable",
+        &["runtime.config.linux-mount-options.runbindable[]"],
+    ),
+    (
+        "mount-drop-rshared",
+        &["runtime.config.linux-mount-options.rshared[]"],
+    ),
+    (
+        "mount-drop-rprivate",
+        &["runtime.config.linux-mount-options.rprivate[]"],
+    ),
+    (
+        "mount-drop-data",
+        &["runtime.config.linux-mount-options.unknown-as-data[]"],
+    ),
+    ("mount-order-swap", &["runtime.config.mounts.order[]"]),
+    (
+        "nsdrop-pid",
+        &["runtime.config-linux.namespaces.pid-supported[]"],
+    ),
+    (
+        "nsdrop-network",
+        &["runtime.config-linux.namespaces.network-supported[]"],
+    ),
+    (
+        "nsdrop-ipc",
+        &["runtime.config-linux.namespaces.ipc-supported[]"],
+    ),
+    (
+        "nsdrop-uts",
+        &["runtime.config-linux.namespaces.uts-supported[]"],
+    ),
+    (
+        "nsdrop-cgroup",
+        &["runtime.config-linux.namespaces.cgroup-supported[]"],
+    ),
+    (
+        "nsdrop-mount",
+        &["runtime.config-linux.namespaces.mount-supported[]"],
+    ),
+    (
+        "nsdrop-user",
+        &["runtime.config-linux.namespaces.user-supported[]"],
+    ),
+    (
+        "ns-user-map-shift",
+        &["runtime.config-linux.namespaces.user-supported[]"],
+    ),
+    (
+        "mount-bind-source-abs",
+        &["runtime.config.mounts.source-bind-relative[]"],
+    ),
+    (
+        "mount-bind-as-tmpfs",
+        &[
+            "runtime.config.linux-mount-options.bind[]",
+            "runtime.config.mounts.source-bind-relative[]",
+        ],
+    ),
+    (
+        "mount-relative-dest-elsewhere",
+        &["runtime.config.mounts.destination-linux-relative-root[]"],
     ),
 ];
 
@@ -307,6 +514,42 @@ const INCLUDES: &[(&str, &[&str])] = &[
         &[
             "runtime.runtime.errors.no-side-effects[linux.sysctl]",
             "runtime.runtime.errors.no-side-effects[rlimit-type]",
+        ],
+    ),
+    (
+        "propagation-private-unbindable",
+        &["runtime.config-linux.rootfs-propagation.optional[private]"],
+    ),
+    (
+        "features-claims-bogus",
+        &[
+            "runtime.features.mount-options.recognized[oci-certify-bogus]",
+            "runtime.features-linux.capabilities.recognized[]",
+        ],
+    ),
+    (
+        "refuse-version-min",
+        &["runtime.features.oci-version-min-accepted[1.0.0]"],
+    ),
+    (
+        "refuse-cgroup-ns",
+        &[
+            "runtime.config-linux.namespaces.cgroup-supported[]",
+            "runtime.features-linux.namespaces.recognized[cgroup]",
+        ],
+    ),
+    (
+        "hook-drop-poststart",
+        &[
+            "runtime.runtime.lifecycle.poststart-invoked[]",
+            "runtime.features.hooks.supported[poststart]",
+        ],
+    ),
+    (
+        "no-terminal",
+        &[
+            "runtime.config-linux.default-devices.dev-console[]",
+            "runtime.config.process.terminal-optional[]",
         ],
     ),
     (
@@ -331,12 +574,56 @@ const INCLUDES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Points a mutation also fails on the reference runtime, which `mutants.rs` cannot see
-/// because runc already fails them (its divergence R-1): a lying `delete` also covers the
-/// created container.
-const ALSO: &[(&str, &[&str])] = &[(
-    "delete-running-ok",
-    &["runtime.runtime.delete.not-stopped-error[created]"],
+/// Points a mutation also fails on the reference runtime that `mutants.rs` does not list,
+/// because runc cannot show them: runc 1.1.5 has no `features` command (so its claims are
+/// never checked against a dropped hook or namespace), and runc already fails the others (its
+/// divergences R-1 and the hook pid view), which `mutants.rs` filters out as KNOWN.
+const ALSO: &[(&str, &[&str])] = &[
+    (
+        "delete-running-ok",
+        &["runtime.runtime.delete.not-stopped-error[created]"],
+    ),
+    (
+        "hook-drop-prestart",
+        &["runtime.features.hooks.supported[prestart]"],
+    ),
+    (
+        "hook-drop-startContainer",
+        &["runtime.features.hooks.supported[startContainer]"],
+    ),
+    (
+        "hook-drop-poststop",
+        &["runtime.features.hooks.supported[poststop]"],
+    ),
+    (
+        "hook-stdin-poststart",
+        &["runtime.runtime.state.pid-namespace-view[poststart]"],
+    ),
+    (
+        "hook-ns-createContainer",
+        &["runtime.runtime.state.pid-namespace-view[createContainer]"],
+    ),
+    (
+        "nsdrop-uts",
+        &["runtime.features-linux.namespaces.recognized[uts]"],
+    ),
+    (
+        "nsdrop-mount",
+        &["runtime.features-linux.namespaces.recognized[mount]"],
+    ),
+    (
+        "nsdrop-user",
+        &["runtime.features-linux.namespaces.recognized[user]"],
+    ),
+];
+
+/// INCLUDES points the suite cannot flag on any runtime today (written down in
+/// /work/notes/refrt.md for the lead): the claims group leaves out claimed capabilities that
+/// the host's bounding set lacks, and an unknown name such as `CAP_OCI_CERTIFY_BOGUS` counts
+/// as lacking, so a bogus capability claim is never requested and never judged.
+const SUITE_GAPS: &[(&str, &str)] = &[(
+    "features-claims-bogus",
+    "runtime.features-linux.capabilities.recognized[]",
 )];
 
 #[test]
@@ -359,7 +646,11 @@ fn every_mutation_of_the_reference_runtime_is_caught_by_its_requirement() {
     }
     for (mutation, want) in INCLUDES {
         let (failed, errors) = failures(&wrapper(dir.path(), mutation), mutation);
-        let missing: Vec<_> = want.iter().filter(|w| !failed.contains(**w)).collect();
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|w| !failed.contains(**w))
+            .filter(|w| !SUITE_GAPS.contains(&(mutation, **w)))
+            .collect();
         if !missing.is_empty() || !errors.is_empty() {
             problems.push(format!(
                 "{mutation}: {missing:?} not flagged (failed {failed:?}, errors {errors:?})"
