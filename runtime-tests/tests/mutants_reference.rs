@@ -617,10 +617,12 @@ const ALSO: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// INCLUDES points the suite cannot flag on any runtime today (written down in
-/// /work/notes/refrt.md for the lead): the claims group leaves out claimed capabilities that
-/// the host's bounding set lacks, and an unknown name such as `CAP_OCI_CERTIFY_BOGUS` counts
-/// as lacking, so a bogus capability claim is never requested and never judged.
+/// INCLUDES points that this mutation's group selection cannot flag on a runtime that
+/// implements every claimed capability (written down in /work/notes/refrt.md for the lead):
+/// the mutation runs only the `claims` group, which leaves out claimed capabilities that the
+/// host's bounding set lacks, and an unknown name such as `CAP_OCI_CERTIFY_BOGUS` counts as
+/// lacking, so it is never requested. The `features` group, which does flag the name ("not a
+/// capability of capabilities(7)"), is not selected for this mutation.
 const SUITE_GAPS: &[(&str, &str)] = &[(
     "features-claims-bogus",
     "runtime.features-linux.capabilities.recognized[]",
