@@ -35,7 +35,7 @@ impl ReferenceRuntime {
     fn new() -> Result<ReferenceRuntime> {
         let exe = std::env::current_exe().context("find this executable")?;
         let dir = tempfile::Builder::new()
-            .prefix("oci-certify-reference-")
+            .prefix(&format!("oci-certify-reference-{}-", std::process::id()))
             .tempdir()
             .context("create a temp dir for the reference runtime")?;
         std::os::unix::fs::symlink(&exe, dir.path().join(oci_reference_runtime::BINARY_NAME))

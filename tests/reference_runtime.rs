@@ -1,7 +1,8 @@
 //! `oci-certify runtime` with no argument: the bundled reference runtime certifies green on
 //! this machine, every skip carries its reason, the result is the same run after run, and
 //! nothing is left behind (session directories, the reference runtime's temp directory,
-//! container cgroups). Needs root, like every runtime test; without it the test fails.
+//! container cgroups), also after Ctrl-C. Needs root, like every runtime test; without it the
+//! test fails.
 
 use std::process::{Command, Stdio};
 
@@ -52,13 +53,14 @@ fn leftovers(pid: u32) -> Vec<String> {
     found
 }
 
-/// The reference runtime's private directories (`oci-certify-reference-*`) that exist now.
-fn reference_dirs() -> Vec<String> {
+/// The private directories (`oci-certify-reference-PID-*`) of the oci-certify process `pid`.
+fn reference_dirs(pid: u32) -> Vec<String> {
+    let prefix = format!("oci-certify-reference-{pid}-");
     std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("oci-certify-reference-"))
+        .filter(|n| n.starts_with(&prefix))
         .collect()
 }
 
@@ -91,7 +93,6 @@ fn self_certify() -> Value {
 #[test]
 fn the_bundled_reference_runtime_certifies_green_and_leaves_nothing() {
     preconditions();
-    let before = reference_dirs();
     let mut verdicts = Vec::new();
     for _ in 0..2 {
         let report = self_certify();
@@ -120,12 +121,6 @@ fn the_bundled_reference_runtime_certifies_green_and_leaves_nothing() {
     }
     // The same verdict and the same counts each time.
     assert_eq!(verdicts[0], verdicts[1]);
-    // The private symlink directories were removed.
-    let after = reference_dirs();
-    assert!(
-        after.iter().all(|d| before.contains(d)),
-        "reference runtime temp dirs left: {after:?}"
-    );
 }
 
 #[test]
@@ -151,4 +146,51 @@ fn the_multi_call_binary_is_a_runtime_under_its_name() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn ctrl_c_removes_the_reference_runtime_link_too() {
+    preconditions();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oci-certify"))
+        .args(["runtime", "--plain"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait (bounded, with backoff) until the run has a session directory, then interrupt it.
+    let session = format!("oci-certify-{pid}-");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut backoff = std::time::Duration::from_millis(5);
+    loop {
+        let started = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&session));
+        if started {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no session started");
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(std::time::Duration::from_millis(100));
+    }
+    let links_during = reference_dirs(pid);
+    assert!(
+        !links_during.is_empty(),
+        "the run uses a reference link dir"
+    );
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "an interrupted run exits 130");
+    assert!(
+        leftovers(pid).is_empty(),
+        "left behind: {:?}",
+        leftovers(pid)
+    );
+    let after = reference_dirs(pid);
+    assert!(after.is_empty(), "reference link dirs left: {after:?}");
 }
