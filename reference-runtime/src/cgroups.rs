@@ -591,6 +591,54 @@ mod tests {
         assert!(container_path(Some(Path::new("x/y")), "c", "memory").ends_with("x/y"));
     }
 
+    /// A v1 memory+devices hierarchy and a cpuset one, as plain directories: configure
+    /// writes the files in order and remove takes the directories away.
+    #[test]
+    fn configure_writes_v1_files_into_a_fake_hierarchy() {
+        let root = std::env::temp_dir().join(format!("refrt-cg-{}", std::process::id()));
+        let mem = root.join("memory");
+        let cpuset = root.join("cpuset");
+        std::fs::create_dir_all(&mem).unwrap();
+        std::fs::create_dir_all(&cpuset).unwrap();
+        std::fs::write(cpuset.join("cpuset.cpus"), "0-1\n").unwrap();
+        std::fs::write(cpuset.join("cpuset.mems"), "0\n").unwrap();
+        let plan = vec![
+            (
+                Hierarchy {
+                    mount: mem.clone(),
+                    controllers: vec!["memory".into(), "devices".into()],
+                    v2: false,
+                    key: "memory,devices".into(),
+                },
+                mem.join("a/c1"),
+            ),
+            (
+                Hierarchy {
+                    mount: cpuset.clone(),
+                    controllers: vec!["cpuset".into()],
+                    v2: false,
+                    key: "cpuset".into(),
+                },
+                cpuset.join("a/c1"),
+            ),
+        ];
+        let r = resources(serde_json::json!({
+            "memory": {"limit": 1048576},
+            "devices": [{"allow": false, "access": "rwm"}]
+        }));
+        let mut cg = Cgroups::default();
+        cg.configure(&plan, false, &r, &[('c', 10, 229)]).unwrap();
+        let read = |p: PathBuf| std::fs::read_to_string(p).unwrap();
+        assert_eq!(read(mem.join("a/c1/memory.limit_in_bytes")), "1048576");
+        assert_eq!(read(mem.join("a/c1/devices.deny")), "a *:* rwm");
+        // Plain files keep only the last write: the created device's rule comes last.
+        assert_eq!(read(mem.join("a/c1/devices.allow")), "c 10:229 rwm");
+        assert_eq!(read(cpuset.join("a/cpuset.cpus")), "0-1");
+        assert_eq!(read(cpuset.join("a/c1/cpuset.mems")), "0");
+        assert_eq!(cg.dirs, vec![mem.join("a/c1"), cpuset.join("a/c1")]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
     fn resources(json: serde_json::Value) -> LinuxResources {
         serde_json::from_value(json).unwrap()
     }
