@@ -266,6 +266,12 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
     fs.finish(spec).map_err(step("finish the rootfs"))?;
     // Before `Created`, so a limit the kernel refuses fails `create`.
     set_rlimits(process)?;
+    if let Some(s) = process.scheduler() {
+        crate::sched::set_scheduler(s).map_err(step("scheduler"))?;
+    }
+    if let Some(p) = process.io_priority() {
+        crate::sched::set_io_priority(p).map_err(step("ioPriority"))?;
+    }
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().clone()) {
         let domain = match p.domain() {
             oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,

@@ -21,7 +21,7 @@
 //! | [`spec`] | reading `config.json` and refusing what this runtime cannot honour |
 //! | [`channel`] | the typed message channel between `create` and the container's init |
 //! | [`init`] | the container side: bootstrap (namespaces) and init (rootfs, process, exec) |
-//! | [`namespaces`], [`rootfs`], [`cgroups`], [`capabilities`], [`seccomp`], [`console`], [`hooks`] | one concern each, with its own error type |
+//! | [`namespaces`], [`rootfs`], [`cgroups`], [`capabilities`], [`seccomp`], [`sched`], [`console`], [`hooks`] | one concern each, with its own error type |
 //! | [`sys`] | the syscall seam: mount, pivot_root, mknod... behind a trait with a recording fake |
 //!
 //! # Lifecycle
@@ -51,6 +51,7 @@ pub mod hooks;
 pub mod init;
 pub mod namespaces;
 pub mod rootfs;
+pub mod sched;
 pub mod seccomp;
 pub mod spec;
 pub mod state;

@@ -156,12 +156,6 @@ fn vet(spec: &Spec) -> Result<(), SpecError> {
     if process.selinux_label().is_some() {
         return no("process.selinuxLabel");
     }
-    if process.io_priority().is_some() {
-        return no("process.ioPriority");
-    }
-    if process.scheduler().is_some() {
-        return no("process.scheduler");
-    }
     if process.exec_cpu_affinity().is_some() {
         return no("process.execCPUAffinity");
     }
