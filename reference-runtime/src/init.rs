@@ -269,6 +269,13 @@ fn setup(chan: &Channel, args: &InitArgs) -> Result<UnixStream, InitError> {
     if let Some(s) = process.scheduler() {
         crate::sched::set_scheduler(s).map_err(step("scheduler"))?;
     }
+    if let Some(m) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().clone())
+    {
+        crate::sched::set_memory_policy(&m).map_err(step("memoryPolicy"))?;
+    }
     if let Some(p) = process.io_priority() {
         crate::sched::set_io_priority(p).map_err(step("ioPriority"))?;
     }

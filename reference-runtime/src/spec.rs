@@ -166,9 +166,6 @@ fn vet(spec: &Spec) -> Result<(), SpecError> {
         if l.intel_rdt().is_some() {
             return no("linux.intelRdt");
         }
-        if l.memory_policy().is_some() {
-            return no("linux.memoryPolicy");
-        }
         if l.net_devices().is_some() {
             return no("linux.netDevices");
         }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::{capabilities, cgroups, rootfs, seccomp, state};
+use crate::{capabilities, cgroups, rootfs, sched, seccomp, state};
 
 /// The features document.
 pub fn document() -> Value {
@@ -24,6 +24,10 @@ pub fn document() -> Value {
                 "archs": seccomp::NATIVE_ARCH_NAMES,
                 "knownFlags": seccomp::FLAGS,
                 "supportedFlags": seccomp::FLAGS
+            },
+            "memoryPolicy": {
+                "modes": sched::MEMORY_POLICY_MODES,
+                "flags": sched::MEMORY_POLICY_FLAGS
             },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
