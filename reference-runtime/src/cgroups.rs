@@ -37,6 +37,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {
     }
 }
 
+/// Where containers without a `cgroupsPath` go (removed again when the last one goes).
+pub const DEFAULT_PARENT: &str = "/oci-reference-runtime";
+
 /// One mounted hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -143,7 +146,7 @@ pub fn container_path(cgroups_path: Option<&Path>, id: &str, key: &str) -> PathB
     match cgroups_path {
         Some(p) if p.is_absolute() => p.to_path_buf(),
         Some(p) => own_cgroup(key).join(p),
-        None => PathBuf::from("/oci-reference-runtime").join(id),
+        None => PathBuf::from(DEFAULT_PARENT).join(id),
     }
 }
 
@@ -418,7 +421,7 @@ impl Cgroups {
         for (h, dir) in plan {
             // Remember it first, so a failure below still removes it.
             me.dirs.push(dir.clone());
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            create_dir(dir)?;
             if h.v2 {
                 if unified {
                     enable_controllers(&h.mount, dir)?;
@@ -493,6 +496,12 @@ impl Cgroups {
                     Err(e) => return Err(io(d)(e)),
                 }
             }
+            // The default parent goes with its last container (busy: another one remains).
+            if let Some(parent) = d.parent() {
+                if parent.file_name() == Path::new(DEFAULT_PARENT).file_name() {
+                    let _ = std::fs::remove_dir(parent);
+                }
+            }
         }
         Ok(())
     }
@@ -500,6 +509,18 @@ impl Cgroups {
     /// Removes the directories.
     pub fn remove(&self) -> Result<(), CgroupError> {
         Cgroups::remove_dirs(&self.dirs)
+    }
+}
+
+/// mkdir -p, retried when a concurrent `delete` removed the default parent between the
+/// parent's and the child's mkdir.
+fn create_dir(dir: &Path) -> Result<(), CgroupError> {
+    let mut tries = 0;
+    loop {
+        match std::fs::create_dir_all(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 3 => tries += 1,
+            r => return r.map_err(io(dir)),
+        }
     }
 }
 
