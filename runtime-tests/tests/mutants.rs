@@ -72,7 +72,10 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
     ];
     let groups: &[&str] = if mutation == "no-terminal" {
         &["terminal"]
-    } else if mutation == "features-claims-bogus" || mutation == "refuse-version-min" {
+    } else if mutation == "features-claims-bogus"
+        || mutation == "refuse-version-min"
+        || mutation == "refuse-claimed-caps"
+    {
         &["claims"]
     } else if mutation == "refuse-cgroup-ns" {
         &["namespaces"]
@@ -232,15 +235,24 @@ const EXACT: &[(&str, &[&str])] = &[
     ),
     (
         "hook-drop-prestart",
-        &["runtime.runtime.lifecycle.prestart-invoked[]"],
+        &[
+            "runtime.runtime.lifecycle.prestart-invoked[]",
+            "runtime.features.hooks.supported[prestart]",
+        ],
     ),
     (
         "hook-drop-startContainer",
-        &["runtime.runtime.lifecycle.start-container-invoked[]"],
+        &[
+            "runtime.runtime.lifecycle.start-container-invoked[]",
+            "runtime.features.hooks.supported[startContainer]",
+        ],
     ),
     (
         "hook-drop-poststop",
-        &["runtime.runtime.lifecycle.poststop-invoked[]"],
+        &[
+            "runtime.runtime.lifecycle.poststop-invoked[]",
+            "runtime.features.hooks.supported[poststop]",
+        ],
     ),
     (
         "hook-swap-createRuntime",
@@ -248,11 +260,18 @@ const EXACT: &[(&str, &[&str])] = &[
     ),
     (
         "hook-stdin-poststart",
-        &["runtime.config.hooks.state-on-stdin[poststart]"],
+        &[
+            "runtime.config.hooks.state-on-stdin[poststart]",
+            "runtime.runtime.state.pid-namespace-view[poststart]",
+        ],
     ),
     (
         "hook-ns-createContainer",
-        &["runtime.config.hooks.create-container.exec-namespace[]"],
+        &[
+            "runtime.config.hooks.create-container.exec-namespace[]",
+            // Run in the runtime's namespaces, the hook is (rightly) given the host's pid.
+            "runtime.runtime.state.pid-namespace-view[createContainer]",
+        ],
     ),
     (
         "hook-pid-lies",
@@ -463,7 +482,11 @@ const EXACT: &[(&str, &[&str])] = &[
     ),
     (
         "nsdrop-uts",
-        &["runtime.config-linux.namespaces.uts-supported[]"],
+        &[
+            "runtime.config-linux.namespaces.uts-supported[]",
+            // runc then refuses the config (a hostname needs a UTS namespace).
+            "runtime.features-linux.namespaces.recognized[uts]",
+        ],
     ),
     (
         "nsdrop-cgroup",
@@ -471,7 +494,11 @@ const EXACT: &[(&str, &[&str])] = &[
     ),
     (
         "nsdrop-mount",
-        &["runtime.config-linux.namespaces.mount-supported[]"],
+        &[
+            "runtime.config-linux.namespaces.mount-supported[]",
+            // runc then refuses the config (masked paths need a mount namespace).
+            "runtime.features-linux.namespaces.recognized[mount]",
+        ],
     ),
     (
         "nsdrop-user",
@@ -520,10 +547,11 @@ const INCLUDES: &[(&str, &[&str])] = &[
     ),
     (
         "features-claims-bogus",
-        &[
-            "runtime.features.mount-options.recognized[oci-certify-bogus]",
-            "runtime.features-linux.capabilities.recognized[]",
-        ],
+        &["runtime.features.mount-options.recognized[oci-certify-bogus]"],
+    ),
+    (
+        "refuse-claimed-caps",
+        &["runtime.features-linux.capabilities.recognized[]"],
     ),
     (
         "refuse-version-min",

@@ -208,7 +208,7 @@ fn main() -> ExitCode {
             pass_through(&args)
         }
         ("features-claims-bogus", "features") => {
-            // Claims a mount option and a capability nothing implements.
+            // Claims a mount option nothing implements.
             let out = match real().args(&args).output() {
                 Ok(o) => o,
                 Err(_) => return ExitCode::from(1),
@@ -217,12 +217,6 @@ fn main() -> ExitCode {
                 Ok(mut v) => {
                     if let Some(a) = v.get_mut("mountOptions").and_then(Value::as_array_mut) {
                         a.push(json!("oci-certify-bogus"));
-                    }
-                    if let Some(a) = v
-                        .pointer_mut("/linux/capabilities")
-                        .and_then(Value::as_array_mut)
-                    {
-                        a.push(json!("CAP_OCI_CERTIFY_BOGUS"));
                     }
                     print!("{v}");
                 }
@@ -235,6 +229,12 @@ fn main() -> ExitCode {
                 .is_some_and(|b| config_mentions(&b, "\"ociVersion\": \"1.0.0\"")) =>
         {
             eprintln!("mutant: ociVersion 1.0.0 is not supported");
+            ExitCode::from(1)
+        }
+        ("refuse-claimed-caps", "create")
+            if bundle_of(&args).is_some_and(|b| b.ends_with("claims-capabilities")) =>
+        {
+            eprintln!("mutant: unknown capability");
             ExitCode::from(1)
         }
         ("refuse-cgroup-ns", "create")
