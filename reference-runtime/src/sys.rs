@@ -1,7 +1,7 @@
 //! The syscall seam: the few kernel operations that shape a container's filesystem and
 //! identity go through [`Syscall`], so the logic that orders them (rootfs preparation, mounts,
-//! devices, namespaces) is unit-tested without root by [`testing::Recorder`], which records
-//! the calls instead of making them.
+//! devices, namespaces) is unit-tested without root by `testing::Recorder`, which records
+//! the calls instead of making them (test builds only).
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;

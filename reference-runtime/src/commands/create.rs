@@ -4,7 +4,7 @@
 //! the hand-shake over the [`crate::channel`]: cgroups joined → id mappings written → the
 //! init's pid → prestart and createRuntime hooks → `Created`. Then it records the state,
 //! writes the pid file and exits, leaving the init blocked until `start`. Any failure undoes
-//! everything through [`Undo`]: processes killed, cgroups and state removed.
+//! everything through a guard (`Undo`): processes killed, cgroups and state removed.
 
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
