@@ -182,6 +182,9 @@ pub fn recorded() -> Vec<&'static str> {
     all.extend_from_slice(crate::groups::lifecycle::IDS);
     all.extend_from_slice(crate::groups::process::IDS);
     all.extend_from_slice(crate::groups::features::IDS);
+    all.extend_from_slice(crate::groups::cgroups::IDS);
+    all.extend_from_slice(crate::groups::seccomp::IDS);
+    all.extend_from_slice(crate::groups::devices::IDS);
     all.sort_unstable();
     all.dedup();
     all
@@ -215,8 +218,11 @@ pub fn certify(runner: &Runner<'_>, opts: &Options) -> Result<RunEnd, DriverErro
             let c = &ctx;
             let a = scope.spawn(move || crate::groups::lifecycle::run(c));
             let b = scope.spawn(move || crate::groups::process::run(c));
+            let cg = scope.spawn(move || crate::groups::cgroups::run(c));
+            let sc = scope.spawn(move || crate::groups::seccomp::run(c));
+            let dv = scope.spawn(move || crate::groups::devices::run(c));
             crate::groups::features::run(c);
-            for handle in [a, b] {
+            for handle in [a, b, cg, sc, dv] {
                 if handle.join().is_err() {
                     c.runner.diagnostic("harness error: a check group panicked");
                 }

@@ -2,6 +2,9 @@
 //! outcome per requirement it judges, and lists those ids in `IDS` (for coverage, and so a
 //! group that cannot run skips exactly its own requirements).
 
+pub mod cgroups;
+pub mod devices;
 pub mod features;
 pub mod lifecycle;
 pub mod process;
+pub mod seccomp;
