@@ -404,7 +404,7 @@ fn land(
     let _ = c.delete(true);
     // Leftovers of this relative path (and its parents the runtime made) go now: they are
     // not under the session's cgroups parent, where the audit expects them.
-    remove_relative(ctx, &text, rel);
+    remove_relative(ctx, &text);
     match layout.membership(&text, "memory") {
         Some(p) => Ok((p, text)),
         None => Err(Outcome::error(format!(
@@ -413,31 +413,38 @@ fn land(
     }
 }
 
-/// Removes `<hierarchy>/<landing place>` and the parents the relative path added, in every
-/// hierarchy (ignoring what is already gone or still busy).
-fn remove_relative(ctx: &Ctx<'_, '_>, proc_cgroup: &str, rel: &str) {
-    let depth = rel.trim_matches('/').split('/').count();
+/// Removes the landing places of the relative path (`.../<run id>/relative*`) and the parent
+/// named after the run id that the runtime made for them, in every hierarchy, ignoring what is
+/// already gone or still busy. The parents are found from the container's /proc/<pid>/cgroup
+/// (when it could be read) and from this process's own cgroups (where runc resolves relative
+/// paths). The session's own parent `/<run id>` is left to the audit: other groups create
+/// cgroups in it.
+fn remove_relative(ctx: &Ctx<'_, '_>, proc_cgroup: &str) {
+    let run_id = ctx.session.run_id();
     let roots = ctx.session.host().cgroup.hierarchies();
-    // The session's own parent is the audit's: other groups may be creating cgroups in it.
-    let session_parent = PathBuf::from(ctx.session.run_id());
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut parents: BTreeSet<String> = BTreeSet::new();
     for line in crate::cgroupfs::parse_proc_cgroup(proc_cgroup) {
-        if !line.path.ends_with(rel.trim_matches('/')) {
-            continue;
+        if let Some(at) = line.path.find(&format!("/{run_id}/")) {
+            parents.insert(line.path[..at + 1 + run_id.len()].to_string());
         }
-        let mut p = PathBuf::from(line.path.trim_start_matches('/'));
-        for _ in 0..depth {
-            if p == session_parent {
-                break;
-            }
-            for root in &roots {
-                let d = root.join(&p);
-                if d.is_dir() {
-                    let _ = std::fs::remove_dir(&d);
+    }
+    for line in crate::cgroupfs::parse_proc_cgroup(&own) {
+        parents.insert(format!("{}/{run_id}", line.path.trim_end_matches('/')));
+    }
+    parents.remove(&format!("/{run_id}"));
+    for root in &roots {
+        for parent in &parents {
+            let dir = root.join(parent.trim_start_matches('/'));
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with("relative") {
+                    let _ = std::fs::remove_dir(e.path());
                 }
             }
-            if !p.pop() {
-                break;
-            }
+            let _ = std::fs::remove_dir(&dir);
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! - `SCMP_ACT_ERRNO` with an `errnoRet`: the probe's `mkdir` fails with exactly that errno
 //!   (`EROFS` without the filter: the root is read-only); without `errnoRet`, its `rmdir`
-//!   fails with `EPERM` (`ENOENT` without the filter). A syscall no rule names (`getppid`)
+//!   fails with `EPERM` (`ENOENT` without the filter). A syscall no rule names (`readlink`)
 //!   succeeds, as the default action `SCMP_ACT_ALLOW` says, and `/proc/self/status` shows
 //!   seccomp mode 2 (filter).
 //! - `SCMP_ACT_KILL` and `SCMP_ACT_KILL_PROCESS`: the probe's `mkdir` ends the process with
@@ -41,6 +41,7 @@ const EPERM: i32 = 1;
 const SIGSYS: i32 = 31;
 const MKDIR_PATH: &str = "/tmp/oci-certify-seccomp";
 const RMDIR_PATH: &str = "/oci-certify-absent";
+const READLINK_PATH: &str = "/proc/self/exe";
 
 /// Targets of the points.
 pub const T_MODE: &str = "linux.seccomp (Seccomp mode in /proc/self/status)";
@@ -49,7 +50,7 @@ pub const T_ERRNO: &str = "linux.seccomp.syscalls SCMP_ACT_ERRNO errnoRet 71 (mk
 /// The ERRNO rule without errnoRet.
 pub const T_EPERM: &str = "linux.seccomp.syscalls SCMP_ACT_ERRNO without errnoRet (rmdir)";
 /// The default action.
-pub const T_ALLOW: &str = "linux.seccomp.defaultAction SCMP_ACT_ALLOW (getppid)";
+pub const T_ALLOW: &str = "linux.seccomp.defaultAction SCMP_ACT_ALLOW (readlink)";
 
 /// What the runtime's `features` says about seccomp.
 #[derive(Debug, Default)]
@@ -147,7 +148,7 @@ fn errno_rules(ctx: &Ctx<'_, '_>, support: &Support) {
             "--try",
             &format!("rmdir:{RMDIR_PATH}"),
             "--try",
-            "getppid:",
+            &format!("readlink:{READLINK_PATH}"),
         ],
         &ctx.session.cgroups_path("seccomp"),
         json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}),
@@ -214,14 +215,14 @@ fn judge(ctx: &Ctx<'_, '_>, obs: &Observation) {
         GROUP,
         Some(T_ALLOW),
         APPLY,
-        match obs.attempt("getppid", "") {
-            None => Outcome::error("the probe did not report its getppid attempt"),
+        match obs.attempt("readlink", READLINK_PATH) {
+            None => Outcome::error("the probe did not report its readlink attempt"),
             Some(t) if t.ok => Outcome::pass(),
             Some(t) => Outcome::fail(
                 Failure::new("a syscall no rule names was not allowed")
-                    .expected("getppid succeeds (defaultAction SCMP_ACT_ALLOW)")
+                    .expected("readlink succeeds (defaultAction SCMP_ACT_ALLOW)")
                     .actual(format!("errno {:?}", t.errno))
-                    .at(inside("getppid()")),
+                    .at(inside(&format!("readlink({READLINK_PATH})"))),
             ),
         },
     );
