@@ -9,6 +9,7 @@ mod image;
 mod output;
 mod requirements;
 mod runtime;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -65,7 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             report,
         } => bundle::run(&path, media_type.as_deref(), &report),
         Command::Registry { .. } => not_built("registry", "registry certification"),
-        Command::Serve { .. } => not_built("serve", "the validator web service"),
+        Command::Serve { listen, limits } => serve::run(listen, &limits),
     }
 }
 

@@ -33,6 +33,9 @@ pub struct Options {
     pub session: SessionOptions,
     /// How long a container may take to exit or print its report.
     pub exit_timeout: Duration,
+    /// Run only these check groups (names of [`GROUPS`]); `None` runs all. The smoke test
+    /// always runs. Sensitivity tests use it to run only the groups a mutation targets.
+    pub groups: Option<Vec<String>>,
 }
 
 impl Options {
@@ -42,6 +45,7 @@ impl Options {
             runtime: binary.into(),
             session: SessionOptions::default(),
             exit_timeout: Duration::from_secs(10),
+            groups: None,
         }
     }
 }
@@ -176,15 +180,67 @@ pub(crate) fn observe(
     Ok((create, start, parsed))
 }
 
+/// A check group: its name, the requirements it records, and its entry point.
+pub struct Group {
+    /// The group's name (its module under `groups/`).
+    pub name: &'static str,
+    /// The requirements it records.
+    pub ids: &'static [&'static str],
+    run: fn(&Ctx<'_, '_>),
+}
+
+/// Every check group, each run on its own thread.
+pub const GROUPS: &[Group] = &[
+    Group {
+        name: "lifecycle",
+        ids: crate::groups::lifecycle::IDS,
+        run: crate::groups::lifecycle::run,
+    },
+    Group {
+        name: "process",
+        ids: crate::groups::process::IDS,
+        run: crate::groups::process::run,
+    },
+    Group {
+        name: "hooks",
+        ids: crate::groups::hooks::IDS,
+        run: crate::groups::hooks::run,
+    },
+    Group {
+        name: "errors",
+        ids: crate::groups::errors::IDS,
+        run: crate::groups::errors::run,
+    },
+    Group {
+        name: "mounts",
+        ids: crate::groups::mounts::IDS,
+        run: crate::groups::mounts::run,
+    },
+    Group {
+        name: "cgroups",
+        ids: crate::groups::cgroups::IDS,
+        run: crate::groups::cgroups::run,
+    },
+    Group {
+        name: "seccomp",
+        ids: crate::groups::seccomp::IDS,
+        run: crate::groups::seccomp::run,
+    },
+    Group {
+        name: "devices",
+        ids: crate::groups::devices::IDS,
+        run: crate::groups::devices::run,
+    },
+    Group {
+        name: "features",
+        ids: crate::groups::features::IDS,
+        run: crate::groups::features::run,
+    },
+];
+
 /// Every requirement the engine records, for coverage.
 pub fn recorded() -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = Vec::new();
-    all.extend_from_slice(crate::groups::lifecycle::IDS);
-    all.extend_from_slice(crate::groups::process::IDS);
-    all.extend_from_slice(crate::groups::features::IDS);
-    all.extend_from_slice(crate::groups::cgroups::IDS);
-    all.extend_from_slice(crate::groups::seccomp::IDS);
-    all.extend_from_slice(crate::groups::devices::IDS);
+    let mut all: Vec<&'static str> = GROUPS.iter().flat_map(|g| g.ids.iter().copied()).collect();
     all.sort_unstable();
     all.dedup();
     all
@@ -216,15 +272,19 @@ pub fn certify(runner: &Runner<'_>, opts: &Options) -> Result<RunEnd, DriverErro
         // Groups run in parallel; each uses its own containers and bundles.
         std::thread::scope(|scope| {
             let c = &ctx;
-            let a = scope.spawn(move || crate::groups::lifecycle::run(c));
-            let b = scope.spawn(move || crate::groups::process::run(c));
-            let cg = scope.spawn(move || crate::groups::cgroups::run(c));
-            let sc = scope.spawn(move || crate::groups::seccomp::run(c));
-            let dv = scope.spawn(move || crate::groups::devices::run(c));
-            crate::groups::features::run(c);
-            for handle in [a, b, cg, sc, dv] {
+            let handles: Vec<_> = GROUPS
+                .iter()
+                .filter(|g| {
+                    opts.groups
+                        .as_ref()
+                        .is_none_or(|names| names.iter().any(|n| n == g.name))
+                })
+                .map(|g| (g.name, scope.spawn(move || (g.run)(c))))
+                .collect();
+            for (name, handle) in handles {
                 if handle.join().is_err() {
-                    c.runner.diagnostic("harness error: a check group panicked");
+                    c.runner
+                        .diagnostic(format!("harness error: the {name} check group panicked"));
                 }
             }
         });

@@ -111,7 +111,7 @@ fn ci(root: &Path) -> Result<()> {
 }
 
 /// Folders holding npm tools the tests run, each pinned by its package-lock.json.
-const NPM_TOOLS: &[&str] = &["reports/tests/tap-consumer"];
+const NPM_TOOLS: &[&str] = &["reports/tests/tap-consumer", "tests/serve-browser"];
 
 /// Installs what the tests need: Debian packages listed in xtask/apt-packages.txt (when root
 /// and any is missing) and the npm tools pinned by their package-lock.json files.

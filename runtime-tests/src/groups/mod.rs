@@ -4,7 +4,10 @@
 
 pub mod cgroups;
 pub mod devices;
+pub mod errors;
 pub mod features;
+pub mod hooks;
 pub mod lifecycle;
+pub mod mounts;
 pub mod process;
 pub mod seccomp;
