@@ -70,7 +70,7 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
         "state-lies",
         "run-at-create",
     ];
-    let groups: &[&str] = if mutation.starts_with("cg-") {
+    let groups: &[&str] = if mutation.starts_with("cg-") || mutation == "pids-zero-honoured" {
         &["cgroups"]
     } else if mutation.starts_with("sc-") || mutation == "refuse-errno-ret" {
         &["seccomp"]
@@ -153,6 +153,8 @@ const KNOWN: &[&str] = &[
     //
     "runtime.config-linux.seccomp.default-errno-ret-unsupported-error[defaultErrnoRet with defaultAction SCMP_ACT_ALLOW]",
     "runtime.config-linux.seccomp.syscalls-errno-ret-unsupported-error[errnoRet on an SCMP_ACT_KILL rule]",
+    //
+    "runtime.config-linux.pids.zero-limit[pids.limit 0]",
 ];
 
 /// Mutations whose effect is one property: exactly these points fail besides KNOWN ones (a
@@ -578,6 +580,10 @@ const FIXED: &[(&str, &[&str])] = &[
     (
         "refuse-device-conflict",
         &["runtime.config-linux.devices.path-conflict-error[/oci-certify-conflict]"],
+    ),
+    (
+        "pids-zero-honoured",
+        &["runtime.config-linux.pids.zero-limit[pids.limit 0]"],
     ),
 ];
 

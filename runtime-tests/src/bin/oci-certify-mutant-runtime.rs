@@ -172,6 +172,15 @@ fn main() -> ExitCode {
             }
             pass_through(&args)
         }
+        ("pids-zero-honoured", "create") => {
+            let code = pass_through(&args);
+            if let Some(c) = bundle_of(&args).and_then(|b| read_config(&b)) {
+                if c.pointer("/linux/resources/pids/limit") == Some(&json!(0)) {
+                    write_pids_zero(c["linux"]["cgroupsPath"].as_str().unwrap_or(""));
+                }
+            }
+            code
+        }
         ("refuse-errno-ret", "create")
             if bundle_of(&args).is_some_and(|b| errno_ret_misused(&b)) =>
         {
@@ -712,4 +721,29 @@ fn device_over_file(bundle: &std::path::Path) -> bool {
                 .is_some_and(|p| root.join(p.trim_start_matches('/')).is_file())
         })
     })
+}
+
+/// Writes 0 to `pids.max` of the cgroup `path` in the pids hierarchy (v1 `pids` mount, or the
+/// cgroup2 mount), as a runtime that honours `pids.limit` 0 would.
+fn write_pids_zero(path: &str) {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    for line in mounts.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let point = left.split(' ').nth(4).unwrap_or("");
+        let mut r = right.split(' ');
+        let fstype = r.next().unwrap_or("");
+        let options = r.nth(1).unwrap_or("");
+        let pids =
+            (fstype == "cgroup" && options.split(',').any(|o| o == "pids")) || fstype == "cgroup2";
+        let file = std::path::Path::new(point)
+            .join(path.trim_start_matches('/'))
+            .join("pids.max");
+        if pids && file.exists() {
+            let _ = std::fs::write(file, "0");
+        }
+    }
 }

@@ -32,6 +32,7 @@ const CONSISTENT: &str = "runtime.config-linux.cgroups-path.consistent";
 const RELATIVE: &str = "runtime.config-linux.cgroups-path.relative-location";
 const CREATED: &str = "runtime.runtime.lifecycle.create-resources";
 const REMOVED: &str = "runtime.runtime.delete.remove-resources";
+const PIDS_ZERO: &str = "runtime.config-linux.pids.zero-limit";
 
 /// The probe tag of this group's containers (`observe cgroups`), which the mutating wrapper
 /// keys on.
@@ -40,7 +41,11 @@ pub const TAG: &str = "cgroups";
 pub const TAG_RELATIVE: &str = "cgroups-relative";
 
 /// The requirements this group judges.
-pub const IDS: &[&str] = &[APPLY, FROM_MOUNT, CONSISTENT, RELATIVE, CREATED, REMOVED];
+pub const IDS: &[&str] = &[
+    APPLY, FROM_MOUNT, CONSISTENT, RELATIVE, CREATED, REMOVED, PIDS_ZERO,
+];
+/// The tag of the container whose pids limit is 0.
+pub const TAG_PIDS_ZERO: &str = "cgroups-pids-zero";
 
 const MIB: i64 = 1024 * 1024;
 const MEMORY_LIMIT: i64 = 64 * MIB;
@@ -180,6 +185,7 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>) {
     };
     absolute(ctx, &layout);
     relative(ctx, &layout);
+    pids_zero(ctx, &layout);
     ctx.runner.finish_group(GROUP);
 }
 
@@ -493,6 +499,61 @@ fn relative(ctx: &Ctx<'_, '_>, layout: &Layout) {
             ctx.record(GROUP, Some("relative cgroupsPath"), CONSISTENT, o.clone());
         }
     }
+}
+
+/// `pids.limit` 0 is a limit of zero tasks, not "unset": read back after `create` (the init
+/// already exists, so the limit does not stop it from being created).
+fn pids_zero(ctx: &Ctx<'_, '_>, layout: &Layout) {
+    let target = "pids.limit 0";
+    if !layout.supports(Setting::PidsLimit) {
+        return ctx.record(
+            GROUP,
+            Some(target),
+            PIDS_ZERO,
+            Outcome::skip("the host has no pids controller"),
+        );
+    }
+    let path = ctx.session.cgroups_path("cgroups-pids-zero");
+    let mut config = base_config(&["observe", TAG_PIDS_ZERO], &path);
+    set(&mut config, "/linux/resources/pids/limit", json!(0));
+    let run = ctx
+        .session
+        .container("cgroups-pids-zero", &config, prepare_rootfs)
+        .and_then(|mut c| {
+            let create = c.create(true)?;
+            let reading = create.ok().then(|| {
+                let at = c
+                    .pid()
+                    .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok())
+                    .and_then(|t| layout.membership(&t, "pids"))
+                    .unwrap_or_else(|| path.clone());
+                layout.read(Setting::PidsLimit, &at)
+            });
+            if create.ok() {
+                let _ = c.kill("KILL");
+                let _ = c.wait_exit(ctx.opts.exit_timeout);
+                let _ = c.delete(true);
+            }
+            Ok((create, reading))
+        });
+    let outcome = match run {
+        Err(e) => harness(&e),
+        Ok((create, None)) => Outcome::fail(
+            at_invocation(&create, "create failed for pids.limit 0")
+                .actual(create.stderr.trim().to_string()),
+        ),
+        Ok((_, Some(Err(e)))) => Outcome::fail(Failure::new(format!(
+            "pids.limit could not be read back: {e}"
+        ))),
+        Ok((_, Some(Ok(r)))) if r.value == CgValue::Num(0) => Outcome::pass(),
+        Ok((_, Some(Ok(r)))) => Outcome::fail(
+            Failure::new("pids.limit 0 was taken as no limit")
+                .expected(format!("{} = 0", r.file.display()))
+                .actual(r.to_string())
+                .at(at_path(&r.file)),
+        ),
+    };
+    ctx.record(GROUP, Some(target), PIDS_ZERO, outcome);
 }
 
 #[cfg(test)]
