@@ -19,6 +19,8 @@ const CRUN: &str = "/usr/bin/crun";
 const KNOWN_RUNC: &[&str] = &[
     "runtime.config-linux.devices.path-conflict-error",
     "runtime.config-linux.pids.zero-limit",
+    // MAY not met (rootfsPropagation shared and unbindable; "Not divergences" in the ledger)
+    "runtime.config-linux.rootfs-propagation.optional",
     "runtime.config-linux.seccomp.default-errno-ret-unsupported-error",
     "runtime.config-linux.seccomp.syscalls-errno-ret-unsupported-error",
     "runtime.config.hooks.call-order",
@@ -66,6 +68,7 @@ const KNOWN_CRUN: &[&str] = &[
     "runtime.runtime.lifecycle.poststart-failure-stop",
     "runtime.runtime.lifecycle.start-container-failure-destroy",
     "runtime.runtime.lifecycle.start-container-failure-error",
+    "runtime.runtime.state.pid-namespace-view",
 ];
 
 fn preconditions(runtime: &str) {

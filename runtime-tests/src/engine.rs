@@ -64,9 +64,31 @@ pub(crate) struct Ctx<'a, 'r> {
     pub runner: &'a Runner<'r>,
     pub session: &'a Session,
     pub opts: &'a Options,
+    /// The runtime's `features` document, asked once (`None`: no features command).
+    pub features: std::sync::OnceLock<Option<Value>>,
 }
 
 impl Ctx<'_, '_> {
+    /// The runtime's `features` output as JSON, if it offers the command.
+    pub(crate) fn features(&self) -> Option<&Value> {
+        self.features
+            .get_or_init(|| {
+                self.session
+                    .features()
+                    .ok()
+                    .filter(Invocation::ok)
+                    .and_then(|inv| inv.json())
+            })
+            .as_ref()
+    }
+
+    /// Whether `features` lists `item` in the string array at `pointer`: `None` when the
+    /// runtime has no features command or the array is absent (nothing claimed either way).
+    pub(crate) fn claims(&self, pointer: &str, item: &str) -> Option<bool> {
+        let list = self.features()?.pointer(pointer)?.as_array()?;
+        Some(list.iter().any(|v| v.as_str() == Some(item)))
+    }
+
     pub(crate) fn record(&self, group: &str, target: Option<&str>, id: &str, outcome: Outcome) {
         self.runner.record(group, target, id, outcome);
     }
@@ -217,6 +239,21 @@ pub const GROUPS: &[Group] = &[
         run: crate::groups::mounts::run,
     },
     Group {
+        name: "namespaces",
+        ids: crate::groups::namespaces::IDS,
+        run: crate::groups::namespaces::run,
+    },
+    Group {
+        name: "terminal",
+        ids: crate::groups::terminal::IDS,
+        run: crate::groups::terminal::run,
+    },
+    Group {
+        name: "propagation",
+        ids: crate::groups::propagation::IDS,
+        run: crate::groups::propagation::run,
+    },
+    Group {
         name: "cgroups",
         ids: crate::groups::cgroups::IDS,
         run: crate::groups::cgroups::run,
@@ -267,6 +304,7 @@ pub fn certify(runner: &Runner<'_>, opts: &Options) -> Result<RunEnd, DriverErro
         runner,
         session: &session,
         opts,
+        features: std::sync::OnceLock::new(),
     };
     if smoke(&ctx) {
         // Groups run in parallel; each uses its own containers and bundles.

@@ -76,10 +76,18 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
         &["seccomp"]
     } else if mutation.starts_with("dev-") || mutation == "refuse-device-conflict" {
         &["devices"]
+    } else if mutation == "no-terminal" {
+        &["terminal"]
+    } else if mutation.starts_with("propagation-") {
+        &["propagation"]
     } else if mutation.starts_with("hook-") {
         &["hooks"]
     } else if mutation.starts_with("mount-") {
         &["mounts"]
+    } else if mutation.starts_with("nsdrop-") || mutation == "ns-user-map-shift" {
+        &["namespaces"]
+    } else if mutation == "ns-path-ignored" {
+        &["errors", "namespaces"]
     } else if ERRORS.contains(&mutation) {
         &["errors"]
     } else if LIFECYCLE.contains(&mutation) {
@@ -148,6 +156,9 @@ const KNOWN: &[&str] = &[
     "runtime.config.process.rlimits-duplicate-error[]",
     // R-10 (`defaults` has no mutation: runc itself shows that the check fails)
     "runtime.config.linux-mount-options.defaults[]",
+    // MAY not met (runtime-tests/DIVERGENCES.md, "Not divergences")
+    "runtime.config-linux.rootfs-propagation.optional[shared]",
+    "runtime.config-linux.rootfs-propagation.optional[unbindable]",
     //
     "runtime.config-linux.devices.path-conflict-error[/oci-certify-conflict]",
     //
@@ -252,6 +263,10 @@ const EXACT: &[(&str, &[&str])] = &[
         &["runtime.config.hooks.create-container.exec-namespace[]"],
     ),
     (
+        "hook-pid-lies",
+        &["runtime.runtime.state.pid-namespace-view[prestart]"],
+    ),
+    (
         "accept-missing-id",
         &[
             "runtime.runtime.create.missing-id-error[]",
@@ -294,7 +309,12 @@ const EXACT: &[(&str, &[&str])] = &[
     ),
     (
         "ns-path-ignored",
-        &["runtime.config-linux.namespaces.path-type-mismatch-error[]"],
+        &[
+            "runtime.config-linux.namespaces.path-type-mismatch-error[]",
+            "runtime.config-linux.namespaces.path-join[net]",
+            "runtime.config-linux.namespaces.path-join[uts]",
+            "runtime.config-linux.namespaces.path-join[ipc]",
+        ],
     ),
     (
         "no-process-ok",
@@ -437,6 +457,38 @@ const EXACT: &[(&str, &[&str])] = &[
         &["runtime.config.linux-mount-options.unknown-as-data[]"],
     ),
     ("mount-order-swap", &["runtime.config.mounts.order[]"]),
+    (
+        "nsdrop-pid",
+        &["runtime.config-linux.namespaces.pid-supported[]"],
+    ),
+    (
+        "nsdrop-network",
+        &["runtime.config-linux.namespaces.network-supported[]"],
+    ),
+    (
+        "nsdrop-ipc",
+        &["runtime.config-linux.namespaces.ipc-supported[]"],
+    ),
+    (
+        "nsdrop-uts",
+        &["runtime.config-linux.namespaces.uts-supported[]"],
+    ),
+    (
+        "nsdrop-cgroup",
+        &["runtime.config-linux.namespaces.cgroup-supported[]"],
+    ),
+    (
+        "nsdrop-mount",
+        &["runtime.config-linux.namespaces.mount-supported[]"],
+    ),
+    (
+        "nsdrop-user",
+        &["runtime.config-linux.namespaces.user-supported[]"],
+    ),
+    (
+        "ns-user-map-shift",
+        &["runtime.config-linux.namespaces.user-supported[]"],
+    ),
     (
         "mount-bind-source-abs",
         &["runtime.config.mounts.source-bind-relative[]"],
@@ -601,6 +653,17 @@ const INCLUDES: &[(&str, &[&str])] = &[
         &[
             "runtime.runtime.errors.no-side-effects[linux.sysctl]",
             "runtime.runtime.errors.no-side-effects[rlimit-type]",
+        ],
+    ),
+    (
+        "propagation-private-unbindable",
+        &["runtime.config-linux.rootfs-propagation.optional[private]"],
+    ),
+    (
+        "no-terminal",
+        &[
+            "runtime.config-linux.default-devices.dev-console[]",
+            "runtime.config.process.terminal-optional[]",
         ],
     ),
     (

@@ -87,6 +87,25 @@ fn main() -> ExitCode {
             }
             pass_through(&args)
         }
+        (m, "create") if m.starts_with("nsdrop-") || m == "ns-user-map-shift" => {
+            if let Some(bundle) = bundle_of(&args) {
+                let kind = m.strip_prefix("nsdrop-").unwrap_or("user");
+                if bundle.ends_with(format!("ns-{kind}")) {
+                    edit_config(&bundle, |c| {
+                        if m == "ns-user-map-shift" {
+                            c["linux"]["uidMappings"][0]["hostID"] = json!(300_000);
+                            c["linux"]["gidMappings"][0]["hostID"] = json!(300_000);
+                        } else if let Some(ns) = c
+                            .pointer_mut("/linux/namespaces")
+                            .and_then(Value::as_array_mut)
+                        {
+                            ns.retain(|n| n["type"] != kind);
+                        }
+                    });
+                }
+            }
+            pass_through(&args)
+        }
         (m, "create") if m.starts_with("mount-") => {
             if let Some(bundle) = bundle_of(&args) {
                 edit_config(&bundle, |c| mutate_mounts(m, c));
@@ -165,6 +184,28 @@ fn main() -> ExitCode {
                 }
             }
             code
+        }
+        ("no-terminal", "create") if args.iter().any(|a| a == "--console-socket") => {
+            // Never allocates the terminal: no console fd, the process gets plain stdio.
+            if let Some(bundle) = bundle_of(&args) {
+                edit_config(&bundle, |c| c["process"]["terminal"] = json!(false));
+            }
+            let mut without = args.clone();
+            if let Some(i) = without.iter().position(|a| a == "--console-socket") {
+                without.drain(i..(i + 2).min(without.len()));
+            }
+            pass_through(&without)
+        }
+        ("propagation-private-unbindable", "create") => {
+            // Applies another propagation than the one asked for.
+            if let Some(bundle) = bundle_of(&args) {
+                edit_config(&bundle, |c| {
+                    if c.pointer("/linux/rootfsPropagation") == Some(&json!("private")) {
+                        c["linux"]["rootfsPropagation"] = json!("unbindable");
+                    }
+                });
+            }
+            pass_through(&args)
         }
         (m, "create") if GROUP_MUTATIONS.contains(&m) => {
             if let Some(bundle) = bundle_of(&args) {
@@ -421,6 +462,7 @@ const HOOK_MUTATIONS: &[&str] = &[
     "hook-ns-createContainer",
     "hook-late-prestart",
     "hook-fail-ignored",
+    "hook-pid-lies",
 ];
 
 /// The hooks group's container with every hook kind runs the probe as `hook program LOG`.
@@ -498,6 +540,27 @@ fn mutate_hooks(m: &str, c: &mut Value) {
                     .unwrap_or_default();
                 let path = h["path"].as_str().unwrap_or_default().to_string();
                 let script = format!("exec {path} {} </dev/null", argv.join(" "));
+                *h = json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
+            }
+        }
+        // The prestart hook is told the container's own view of its pid (1) instead of the
+        // host's.
+        "hook-pid-lies" => {
+            if let Some(h) = hooks.get_mut("prestart").and_then(|l| l.get_mut(0)) {
+                let argv: Vec<String> = h["args"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .skip(1)
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let path = h["path"].as_str().unwrap_or_default().to_string();
+                let script = format!(
+                    "sed -E 's/\"pid\": *[0-9]+/\"pid\":1/' | exec {path} {}",
+                    argv.join(" ")
+                );
                 *h = json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
             }
         }

@@ -118,7 +118,10 @@ pub const IDS: &[&str] = &[
     "runtime.runtime.lifecycle.poststart-failure-stop",
     "runtime.runtime.lifecycle.poststart-failure-destroy",
     "runtime.runtime.lifecycle.poststop-failure-continue",
+    PID_VIEW,
 ];
+
+const PID_VIEW: &str = "runtime.runtime.state.pid-namespace-view";
 
 /// Namespace kinds compared between a hook and the runtime or the container.
 const NS_KINDS: [&str; 4] = ["mnt", "net", "uts", "ipc"];
@@ -325,6 +328,7 @@ fn all_hooks_inner(ctx: &Ctx<'_, '_>) -> Result<(), DriverError> {
         .pid()
         .map(|p| namespaces(&p.to_string()))
         .unwrap_or_default();
+    let host_pid = c.pid();
     let start = timed(|| c.start())?;
     let _ = c.wait_exit(ctx.opts.exit_timeout)?;
     let delete = timed(|| c.delete(true))?;
@@ -353,6 +357,7 @@ fn all_hooks_inner(ctx: &Ctx<'_, '_>) -> Result<(), DriverError> {
     judge.stdin();
     judge.timing();
     judge.namespaces(&runtime_ns, &container_ns);
+    judge.pid_view(host_pid);
     Ok(())
 }
 
@@ -687,6 +692,57 @@ fn ran(dirs: &HookDirs, name: &str) -> bool {
         .unwrap_or_default()
         .iter()
         .any(|r| r.hook == name)
+}
+
+impl Judge<'_, '_, '_> {
+    /// The `pid` in a hook's state is in the hook's pid namespace: the host pid for hooks in
+    /// the runtime namespace, the container's own view (1, its init) for hooks in the
+    /// container namespace. poststop runs after the process is gone and is not judged.
+    fn pid_view(&self, host_pid: Option<i32>) {
+        for kind in KINDS.iter().filter(|k| k.key != "poststop") {
+            let Some(r) = self.record_of(&format!("{}-1", kind.key)) else {
+                self.record(PID_VIEW, Some(kind.key), self.not_run(*kind));
+                continue;
+            };
+            let got = serde_json::from_str::<Value>(r.stdin.trim())
+                .ok()
+                .and_then(|v| v.get("pid").and_then(Value::as_i64));
+            let want = if kind.in_container {
+                Some(1)
+            } else {
+                host_pid.map(i64::from)
+            };
+            let Some(want) = want else {
+                self.record(
+                    PID_VIEW,
+                    Some(kind.key),
+                    Outcome::skip("the container's pid is unknown (no pid file)"),
+                );
+                continue;
+            };
+            let outcome = if got == Some(want) {
+                Outcome::pass()
+            } else {
+                Outcome::fail(
+                    Failure::new(format!(
+                        "the {} hook's state has a pid outside its pid namespace's view",
+                        kind.key
+                    ))
+                    .expected(format!(
+                        "{want} ({})",
+                        if kind.in_container {
+                            "the container init as the container sees it"
+                        } else {
+                            "the container init as the host sees it"
+                        }
+                    ))
+                    .actual(format!("{got:?}"))
+                    .at(log_location(self.dirs)),
+                )
+            };
+            self.record(PID_VIEW, Some(kind.key), outcome);
+        }
+    }
 }
 
 fn truncate(s: &str, max: usize) -> &str {

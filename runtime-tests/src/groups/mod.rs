@@ -9,5 +9,8 @@ pub mod features;
 pub mod hooks;
 pub mod lifecycle;
 pub mod mounts;
+pub mod namespaces;
 pub mod process;
+pub mod propagation;
 pub mod seccomp;
+pub mod terminal;
