@@ -584,4 +584,69 @@ mod tests {
             Ok(CgValue::Max)
         );
     }
+
+    /// On a unified host the plan configures what the root offers and reads the effective
+    /// cpuset; a v1 host without a pids hierarchy leaves pids out with the reason.
+    #[test]
+    fn plans_follow_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("cgroup.controllers", "cpuset cpu memory pids\n");
+        write("cpuset.cpus.effective", "2-3\n");
+        write("cpuset.mems.effective", "0\n");
+        for f in [
+            "memory.max",
+            "memory.low",
+            "memory.swap.max",
+            "cpu.max",
+            "cpu.weight",
+            "pids.max",
+        ] {
+            write(&format!("init.scope/{f}"), "max\n");
+        }
+        let v2 = Layout::V2 {
+            mount: root.to_path_buf(),
+            controllers: ["cpuset", "cpu", "memory", "pids"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let p = plan(&v2, "/run/c");
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+        assert_eq!(p.wanted.len(), 9);
+        assert_eq!(
+            p.config.pointer("/linux/resources/cpu/cpus"),
+            Some(&json!("2"))
+        );
+        assert_eq!(
+            p.config.pointer("/linux/resources/memory/swap"),
+            Some(&json!(MEMORY_SWAP))
+        );
+        assert_eq!(
+            p.config.pointer("/linux/cgroupsPath"),
+            Some(&json!("/run/c"))
+        );
+
+        let mut controllers = std::collections::BTreeMap::new();
+        controllers.insert("memory".to_string(), root.join("memory"));
+        write("memory/memory.limit_in_bytes", "9223372036854771712\n");
+        write("memory/memory.soft_limit_in_bytes", "9223372036854771712\n");
+        let v1 = Layout::V1 { controllers };
+        let p = plan(&v1, "/run/c");
+        let missing: Vec<Setting> = p.unsupported.iter().map(|(s, _)| *s).collect();
+        assert!(missing.contains(&Setting::PidsLimit));
+        assert!(
+            missing.contains(&Setting::MemorySwap),
+            "no memsw file: swap accounting off"
+        );
+        assert!(p.config.pointer("/linux/resources/pids").is_none());
+        assert_eq!(
+            p.wanted.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![Setting::MemoryLimit, Setting::MemoryReservation]
+        );
+    }
 }
