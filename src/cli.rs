@@ -59,9 +59,12 @@ pub enum Command {
         report: ReportArgs,
     },
     /// Certify a registry against distribution-spec by pushing generated test content.
+    ///
+    /// Credentials: --username with --password-stdin (basic auth, or a token endpoint that
+    /// takes them), or a ready bearer token in the OCI_CERTIFY_TOKEN environment variable.
     #[command(after_help = AFTER_HELP)]
     Registry {
-        /// Base URL of the registry, e.g. http://127.0.0.1:5000.
+        /// Base URL of the registry, e.g. http://127.0.0.1:5000 (https:// when no scheme is given).
         url: String,
         /// Repository namespace under which test repositories are created.
         #[arg(long, value_name = "REPO")]

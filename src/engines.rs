@@ -17,6 +17,14 @@ pub fn all_checks() -> Vec<CheckInfo> {
                 requirement,
             }),
     );
+    all.extend(
+        oci_certify_registry::engine::recorded()
+            .into_iter()
+            .map(|requirement| CheckInfo {
+                engine: "registry",
+                requirement,
+            }),
+    );
     all.sort();
     all.dedup();
     all

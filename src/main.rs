@@ -7,6 +7,7 @@ mod cli;
 mod engines;
 mod image;
 mod output;
+mod registry;
 mod requirements;
 mod runtime;
 mod serve;
@@ -65,17 +66,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             media_type,
             report,
         } => bundle::run(&path, media_type.as_deref(), &report),
-        Command::Registry { .. } => not_built("registry", "registry certification"),
+        Command::Registry {
+            url,
+            namespace,
+            username,
+            password_stdin,
+            report,
+        } => registry::run(
+            &url,
+            namespace.as_deref(),
+            username.as_deref(),
+            password_stdin,
+            &report,
+        ),
         Command::Serve { listen, limits } => serve::run(listen, &limits),
     }
-}
-
-/// Commands whose engine is not part of this build say so plainly; they never print a verdict.
-fn not_built(command: &str, what: &str) -> anyhow::Result<i32> {
-    eprintln!(
-        "oci-certify {command}: {what} is not available in oci-certify {}; no verdict was produced. \
-         See README.md, section Status.",
-        oci_certify_core::TOOL_VERSION
-    );
-    Ok(exit::ERROR)
 }

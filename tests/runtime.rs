@@ -27,6 +27,7 @@ const KNOWN_RUNC: &[&str] = &[
     "runtime.config.hooks.poststart.timing",
     "runtime.config.linux-mount-options.defaults",
     "runtime.config.process.rlimits-duplicate-error",
+    "runtime.features.mount-options.recognized",
     "runtime.runtime.delete.not-stopped-error",
     "runtime.runtime.delete.not-stopped-no-effect",
     "runtime.runtime.lifecycle.poststop-failure-continue",

@@ -269,6 +269,11 @@ pub const GROUPS: &[Group] = &[
         run: crate::groups::devices::run,
     },
     Group {
+        name: "claims",
+        ids: crate::groups::claims::IDS,
+        run: crate::groups::claims::run,
+    },
+    Group {
         name: "features",
         ids: crate::groups::features::IDS,
         run: crate::groups::features::run,

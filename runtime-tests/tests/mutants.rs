@@ -78,6 +78,10 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
         &["devices"]
     } else if mutation == "no-terminal" {
         &["terminal"]
+    } else if mutation == "features-claims-bogus" || mutation == "refuse-version-min" {
+        &["claims"]
+    } else if mutation == "refuse-cgroup-ns" {
+        &["namespaces"]
     } else if mutation.starts_with("propagation-") {
         &["propagation"]
     } else if mutation.starts_with("hook-") {
@@ -156,6 +160,7 @@ const KNOWN: &[&str] = &[
     "runtime.config.process.rlimits-duplicate-error[]",
     // R-10 (`defaults` has no mutation: runc itself shows that the check fails)
     "runtime.config.linux-mount-options.defaults[]",
+    "runtime.features.mount-options.recognized[defaults]",
     // MAY not met (runtime-tests/DIVERGENCES.md, "Not divergences")
     "runtime.config-linux.rootfs-propagation.optional[shared]",
     "runtime.config-linux.rootfs-propagation.optional[unbindable]",
@@ -658,6 +663,31 @@ const INCLUDES: &[(&str, &[&str])] = &[
     (
         "propagation-private-unbindable",
         &["runtime.config-linux.rootfs-propagation.optional[private]"],
+    ),
+    (
+        "features-claims-bogus",
+        &[
+            "runtime.features.mount-options.recognized[oci-certify-bogus]",
+            "runtime.features-linux.capabilities.recognized[]",
+        ],
+    ),
+    (
+        "refuse-version-min",
+        &["runtime.features.oci-version-min-accepted[1.0.0]"],
+    ),
+    (
+        "refuse-cgroup-ns",
+        &[
+            "runtime.config-linux.namespaces.cgroup-supported[]",
+            "runtime.features-linux.namespaces.recognized[cgroup]",
+        ],
+    ),
+    (
+        "hook-drop-poststart",
+        &[
+            "runtime.runtime.lifecycle.poststart-invoked[]",
+            "runtime.features.hooks.supported[poststart]",
+        ],
     ),
     (
         "no-terminal",

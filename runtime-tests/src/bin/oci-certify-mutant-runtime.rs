@@ -234,6 +234,42 @@ fn main() -> ExitCode {
             eprintln!("mutant: a file of the rootfs is in the way of a device");
             ExitCode::from(1)
         }
+        ("features-claims-bogus", "features") => {
+            // Claims a mount option and a capability nothing implements.
+            let out = match real().args(&args).output() {
+                Ok(o) => o,
+                Err(_) => return ExitCode::from(1),
+            };
+            match serde_json::from_slice::<Value>(&out.stdout) {
+                Ok(mut v) => {
+                    if let Some(a) = v.get_mut("mountOptions").and_then(Value::as_array_mut) {
+                        a.push(json!("oci-certify-bogus"));
+                    }
+                    if let Some(a) = v
+                        .pointer_mut("/linux/capabilities")
+                        .and_then(Value::as_array_mut)
+                    {
+                        a.push(json!("CAP_OCI_CERTIFY_BOGUS"));
+                    }
+                    print!("{v}");
+                }
+                Err(_) => print!("{}", String::from_utf8_lossy(&out.stdout)),
+            }
+            ExitCode::from(out.status.code().unwrap_or(1).clamp(0, 255) as u8)
+        }
+        ("refuse-version-min", "create")
+            if bundle_of(&args)
+                .is_some_and(|b| config_mentions(&b, "\"ociVersion\": \"1.0.0\"")) =>
+        {
+            eprintln!("mutant: ociVersion 1.0.0 is not supported");
+            ExitCode::from(1)
+        }
+        ("refuse-cgroup-ns", "create")
+            if bundle_of(&args).is_some_and(|b| b.ends_with("ns-cgroup")) =>
+        {
+            eprintln!("mutant: cgroup namespaces are not supported");
+            ExitCode::from(1)
+        }
         ("run-at-create", "create") => {
             let code = pass_through(&args);
             let globals: Vec<String> = args
@@ -457,6 +493,7 @@ const HOOK_MUTATIONS: &[&str] = &[
     "hook-drop-prestart",
     "hook-drop-startContainer",
     "hook-drop-poststop",
+    "hook-drop-poststart",
     "hook-swap-createRuntime",
     "hook-stdin-poststart",
     "hook-ns-createContainer",
@@ -515,6 +552,9 @@ fn mutate_hooks(m: &str, c: &mut Value) {
         }
         "hook-drop-poststop" => {
             hooks.remove("poststop");
+        }
+        "hook-drop-poststart" => {
+            hooks.remove("poststart");
         }
         // The two createRuntime hooks record each other's name: listed order looks broken.
         "hook-swap-createRuntime" => {

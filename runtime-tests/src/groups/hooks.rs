@@ -119,6 +119,7 @@ pub const IDS: &[&str] = &[
     "runtime.runtime.lifecycle.poststart-failure-destroy",
     "runtime.runtime.lifecycle.poststop-failure-continue",
     PID_VIEW,
+    "runtime.features.hooks.supported",
 ];
 
 const PID_VIEW: &str = "runtime.runtime.state.pid-namespace-view";
@@ -413,6 +414,14 @@ impl Judge<'_, '_, '_> {
                         .at(log_location(self.dirs)),
                 )
             };
+            // A hook kind the runtime's features lists must work when configured.
+            if self.ctx.claims("/hooks", kind.key) == Some(true) {
+                self.record(
+                    "runtime.features.hooks.supported",
+                    Some(kind.key),
+                    outcome.clone(),
+                );
+            }
             self.record(
                 &format!("runtime.runtime.lifecycle.{}-invoked", kind.slug),
                 None,

@@ -3,6 +3,7 @@
 //! group that cannot run skips exactly its own requirements).
 
 pub mod cgroups;
+pub mod claims;
 pub mod devices;
 pub mod errors;
 pub mod features;

@@ -48,7 +48,10 @@ pub const IDS: &[&str] = &[
     "runtime.config-linux.namespaces.cgroup-supported",
     "runtime.config-linux.namespaces.time-supported",
     JOIN,
+    RECOGNIZED,
 ];
+
+const RECOGNIZED: &str = "runtime.features-linux.namespaces.recognized";
 
 fn supported_id(kind: &str) -> String {
     format!("runtime.config-linux.namespaces.{kind}-supported")
@@ -125,11 +128,26 @@ fn one_type(ctx: &Ctx<'_, '_>, kind: &str, proc_name: &str) {
         .session
         .container(&name, &config, prepare_rootfs)
         .and_then(|mut c| observe(ctx, &mut c));
-    let outcome = match result {
-        Err(e) => harness(&e),
-        Ok((create, start, Err(why))) => no_report(&why, &create, &start),
-        Ok((_, _, Ok(obs))) => judge_type(kind, proc_name, &obs),
+    let outcome = match &result {
+        Err(e) => harness(e),
+        Ok((create, start, Err(why))) => no_report(why, create, start),
+        Ok((_, _, Ok(obs))) => judge_type(kind, proc_name, obs),
     };
+    // A type the runtime's features lists must be accepted in linux.namespaces.
+    if ctx.claims("/linux/namespaces", kind) == Some(true) {
+        let recognized = match &result {
+            Err(e) => harness(e),
+            Ok((create, _, _)) if !create.ok() => Outcome::fail(
+                at_invocation(
+                    create,
+                    format!("features lists the {kind} namespace, but create refuses it"),
+                )
+                .expected("exit 0"),
+            ),
+            Ok(_) => Outcome::pass(),
+        };
+        ctx.record(GROUP, Some(kind), RECOGNIZED, recognized);
+    }
     ctx.record(GROUP, None, &id, outcome);
 }
 
