@@ -606,6 +606,8 @@ mod tests {
             "cpu.max",
             "cpu.weight",
             "pids.max",
+            "cpuset.cpus",
+            "cpuset.mems",
         ] {
             write(&format!("init.scope/{f}"), "max\n");
         }
