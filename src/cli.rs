@@ -36,8 +36,12 @@ pub enum Command {
     /// oci-archive (.tar, .tar.gz), or a single JSON document.
     #[command(after_help = AFTER_HELP)]
     Image {
-        /// Layout directory, archive, or JSON document.
+        /// Layout directory, archive, JSON document, or a registry reference
+        /// (HOST[:PORT]/REPO[:TAG][@DIGEST]) to pull into a temporary layout and validate.
         path: PathBuf,
+        /// Reach the registry of a reference over plain HTTP instead of HTTPS.
+        #[arg(long)]
+        plain_http: bool,
         /// The media type of a single JSON document (default: its own mediaType field).
         #[arg(long)]
         media_type: Option<String>,
@@ -172,6 +176,15 @@ pub struct ServeArgs {
     /// Allow registry references that resolve to loopback, link-local or private addresses.
     #[arg(long)]
     pub allow_private: bool,
+    /// Reach this registry (`host` or `host:port`) over plain HTTP instead of HTTPS
+    /// (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub plain_http_registry: Vec<String>,
+    /// User name for registry references; the password is read from the environment
+    /// variable OCI_CERTIFY_REGISTRY_PASSWORD. A ready bearer token can be given in
+    /// OCI_CERTIFY_REGISTRY_TOKEN instead. Nothing a caller sends is forwarded.
+    #[arg(long, value_name = "USER")]
+    pub registry_username: Option<String>,
     /// Largest upload.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
     pub max_upload: u64,

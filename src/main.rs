@@ -57,10 +57,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Runtime { binary, report } => runtime::run(binary.as_deref(), &report),
         Command::Image {
             path,
+            plain_http,
             media_type,
             ref_name,
             report,
-        } => image::run(&path, media_type.as_deref(), ref_name.as_deref(), &report),
+        } => image::run(
+            &path,
+            plain_http,
+            media_type.as_deref(),
+            ref_name.as_deref(),
+            &report,
+        ),
         Command::Bundle {
             path,
             media_type,

@@ -1,10 +1,13 @@
 //! `oci-certify serve`: wiring to the validator service (`oci-certify-serve`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use oci_certify_core::exit;
+use oci_certify_registry::client::Auth;
+use oci_certify_serve::registry_fetcher::RegistryFetcher;
 use oci_certify_serve::{Config, Limits};
 
 use crate::cli::ServeArgs;
@@ -26,13 +29,35 @@ pub fn run(listen: SocketAddr, args: &ServeArgs) -> Result<i32> {
             max_pending_requests: args.max_pending.max(1),
         },
         allow_private: args.allow_private,
-        // This build has no registry client: references are answered 501.
-        fetcher: None,
+        fetcher: Some(Arc::new(RegistryFetcher::new(
+            registry_auth(args)?,
+            args.plain_http_registry.clone(),
+        ))),
         temp_dir: None,
     };
     oci_certify_serve::run_blocking(listen, config)
         .with_context(|| format!("serving on {listen}"))?;
     Ok(exit::SUCCESS)
+}
+
+/// The service's own registry credentials (never a caller's): a user name with the password
+/// from OCI_CERTIFY_REGISTRY_PASSWORD, or a bearer token from OCI_CERTIFY_REGISTRY_TOKEN.
+fn registry_auth(args: &ServeArgs) -> Result<Auth> {
+    let token = std::env::var("OCI_CERTIFY_REGISTRY_TOKEN").ok();
+    match (&args.registry_username, token) {
+        (Some(user), _) => match std::env::var("OCI_CERTIFY_REGISTRY_PASSWORD") {
+            Ok(password) => Ok(Auth::Basic {
+                username: user.clone(),
+                password,
+            }),
+            Err(_) => bail!(
+                "--registry-username needs the password in the environment variable \
+                 OCI_CERTIFY_REGISTRY_PASSWORD"
+            ),
+        },
+        (None, Some(token)) => Ok(Auth::Bearer(token)),
+        (None, None) => Ok(Auth::None),
+    }
 }
 
 #[cfg(test)]

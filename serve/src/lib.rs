@@ -48,6 +48,7 @@
 pub mod badge;
 pub mod fetch;
 pub mod html;
+pub mod registry_fetcher;
 pub mod validate;
 
 use std::collections::{HashMap, VecDeque};
