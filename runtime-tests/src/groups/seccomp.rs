@@ -63,13 +63,7 @@ struct Support {
 
 impl Support {
     fn read(ctx: &Ctx<'_, '_>) -> Support {
-        let Some(doc) = ctx
-            .session
-            .features()
-            .ok()
-            .filter(|inv| inv.ok())
-            .and_then(|inv| inv.json())
-        else {
+        let Some(doc) = ctx.features() else {
             return Support::default();
         };
         let seccomp = doc.pointer("/linux/seccomp");
