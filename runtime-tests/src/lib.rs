@@ -4,6 +4,7 @@
 //!
 //! - [`probe`]: the in-container probe, a static std-only binary compiled by `build.rs` and
 //!   embedded here; it reports what the container sees as JSON ([`probe::Observation`]).
+//! - [`cgroupfs`]: a container's cgroup read back from the host, for cgroup v1 and v2.
 //! - [`host`]: what the host offers (cgroup v1/v2/hybrid, capability bounding set, LSMs), so
 //!   environment limits become skips with a reason.
 //! - [`cli`]: the runc-style CLI adapter; every operation's argv, exit status, stdout and
@@ -19,6 +20,7 @@
 //! wrapper that breaks one behaviour of a real runtime at a time (tests/mutants.rs).
 
 pub mod bundles;
+pub mod cgroupfs;
 pub mod cli;
 pub mod driver;
 pub mod engine;
