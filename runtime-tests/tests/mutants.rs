@@ -725,6 +725,10 @@ const INCLUDES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "hook-startContainer-at-create",
+        &["runtime.config.hooks.start-container.timing[]"],
+    ),
+    (
         "hook-late-prestart",
         &["runtime.config.hooks.prestart.before-create-runtime[]"],
     ),

@@ -500,6 +500,7 @@ const HOOK_MUTATIONS: &[&str] = &[
     "hook-late-prestart",
     "hook-fail-ignored",
     "hook-pid-lies",
+    "hook-startContainer-at-create",
 ];
 
 /// The hooks group's container with every hook kind runs the probe as `hook program LOG`.
@@ -602,6 +603,24 @@ fn mutate_hooks(m: &str, c: &mut Value) {
                     argv.join(" ")
                 );
                 *h = json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
+            }
+        }
+        // The startContainer hooks run during create (as createRuntime hooks, from the host's
+        // copy of the probe).
+        "hook-startContainer-at-create" => {
+            let host_path = hooks
+                .get("createRuntime")
+                .and_then(|l| l.get(0))
+                .map(|h| h["path"].clone());
+            if let (Some(Value::Array(moved)), Some(path)) =
+                (hooks.remove("startContainer"), host_path)
+            {
+                if let Some(a) = hooks.get_mut("createRuntime").and_then(Value::as_array_mut) {
+                    for mut h in moved {
+                        h["path"] = path.clone();
+                        a.push(h);
+                    }
+                }
             }
         }
         // The createContainer hooks run as createRuntime hooks: in the runtime's namespaces.
