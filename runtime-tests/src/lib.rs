@@ -12,9 +12,12 @@
 //! - [`driver`]: sessions and containers: private state root, unique ids and cgroup paths,
 //!   waiting on pidfds (never fixed sleeps), audited cleanup that also runs on Ctrl-C.
 //! - [`bundles`]: the base config and rootfs every group starts from.
-//! - [`groups`]: the check groups (lifecycle and state; the process as seen from inside;
-//!   the `features` command).
-//! - [`engine`]: the run: smoke test with one clear diagnosis, groups in parallel, cleanup.
+//! - [`groups`]: the check groups, one file per area of the spec: lifecycle and state; the
+//!   process as seen from inside; hooks; error paths; mounts and their options; namespaces;
+//!   the terminal; rootfs propagation; cgroups and resources; seccomp; devices; the
+//!   `features` command and its claims checked against behaviour.
+//! - [`engine`]: the run: smoke test with one clear diagnosis, the groups of
+//!   [`engine::GROUPS`] in parallel, cleanup.
 //!
 //! The sensitivity of the checks is proven by `oci-certify-mutant-runtime` (src/bin), a
 //! wrapper that breaks one behaviour of a real runtime at a time (tests/mutants.rs).
