@@ -65,6 +65,9 @@ pub enum Fault {
     DropOciSubject,
     /// (Referrers shim) 404 for a subject nothing refers to.
     ReferrersNotFound,
+    /// Not a fault: answer blob GETs with a `307` to the upstream registry, as registries
+    /// backed by object storage do. The suite must follow it and find nothing wrong.
+    RedirectBlobs,
 }
 
 impl Fault {
@@ -91,6 +94,7 @@ impl Fault {
         Fault::NoConfigArtifactType,
         Fault::DropOciSubject,
         Fault::ReferrersNotFound,
+        Fault::RedirectBlobs,
     ];
 }
 
@@ -342,6 +346,16 @@ async fn handle(
                 req.uri().query().unwrap_or(""),
             ));
         }
+    }
+    if st.fault == Fault::RedirectBlobs
+        && method == hyper::Method::GET
+        && path.contains("/blobs/sha")
+    {
+        let target = match req.uri().query() {
+            Some(q) => format!("{}{path}?{q}", st.upstream),
+            None => format!("{}{path}", st.upstream),
+        };
+        return Ok(reply(307, &[("Location", target)], Bytes::new()));
     }
     let mut query = req.uri().query().unwrap_or("").to_string();
     let is_tags = path.ends_with("/tags/list");
