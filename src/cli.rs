@@ -36,8 +36,12 @@ pub enum Command {
     /// oci-archive (.tar, .tar.gz), or a single JSON document.
     #[command(after_help = AFTER_HELP)]
     Image {
-        /// Layout directory, archive, or JSON document.
+        /// Layout directory, archive, JSON document, or a registry reference
+        /// (HOST[:PORT]/REPO[:TAG][@DIGEST]) to pull into a temporary layout and validate.
         path: PathBuf,
+        /// Reach the registry of a reference over plain HTTP instead of HTTPS.
+        #[arg(long)]
+        plain_http: bool,
         /// The media type of a single JSON document (default: its own mediaType field).
         #[arg(long)]
         media_type: Option<String>,
@@ -78,11 +82,19 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
-    /// Run the validator web service.
+    /// Run the validator web service: a web page and an HTTP API that validate uploaded
+    /// oci-archives and JSON documents (and, in builds with a registry client, references).
+    #[command(after_help = "\
+Examples:
+  oci-certify serve
+  oci-certify serve --listen 0.0.0.0:8080 --max-upload 64M --max-concurrent 4
+  curl -F file=@image.tar http://127.0.0.1:8080/api/v1/check")]
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        limits: ServeArgs,
     },
     /// List the requirement catalogue, or how much of it the suite's checks cover.
     #[command(after_help = "\
@@ -156,4 +168,61 @@ pub struct ReportArgs {
     /// No progress display and no colour on the terminal.
     #[arg(long)]
     pub plain: bool,
+}
+
+/// Bounds and policy of `oci-certify serve`. Sizes take a K, M or G suffix (powers of 1024).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Allow registry references that resolve to loopback, link-local or private addresses.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Reach this registry (`host` or `host:port`) over plain HTTP instead of HTTPS
+    /// (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub plain_http_registry: Vec<String>,
+    /// User name for registry references; the password is read from the environment
+    /// variable OCI_CERTIFY_REGISTRY_PASSWORD. A ready bearer token can be given in
+    /// OCI_CERTIFY_REGISTRY_TOKEN instead. Nothing a caller sends is forwarded.
+    #[arg(long, value_name = "USER")]
+    pub registry_username: Option<String>,
+    /// Largest upload.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub max_upload: u64,
+    /// Most bytes a gzip archive, or one layer, may decompress to.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    pub max_decompressed: u64,
+    /// Most blobs in a layout.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_blobs: usize,
+    /// Largest JSON document.
+    #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_size)]
+    pub max_json: u64,
+    /// Deepest JSON nesting.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_json_depth: usize,
+    /// Longest a request may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub request_timeout: u64,
+    /// Validations running at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub max_concurrent: Option<usize>,
+    /// Requests in progress at once; more are answered 503 at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_pending: usize,
+}
+
+/// Parses `123`, `64K`, `256M`, `1G` (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, shift) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 30),
+        _ => (s, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .ok_or_else(|| format!("{s:?}: expected a size such as 4096, 64K, 256M or 1G"))
 }

@@ -10,6 +10,7 @@ mod output;
 mod registry;
 mod requirements;
 mod runtime;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -56,10 +57,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Runtime { binary, report } => runtime::run(binary.as_deref(), &report),
         Command::Image {
             path,
+            plain_http,
             media_type,
             ref_name,
             report,
-        } => image::run(&path, media_type.as_deref(), ref_name.as_deref(), &report),
+        } => image::run(
+            &path,
+            plain_http,
+            media_type.as_deref(),
+            ref_name.as_deref(),
+            &report,
+        ),
         Command::Bundle {
             path,
             media_type,
@@ -78,16 +86,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             password_stdin,
             &report,
         ),
-        Command::Serve { .. } => not_built("serve", "the validator web service"),
+        Command::Serve { listen, limits } => serve::run(listen, &limits),
     }
-}
-
-/// Commands whose engine is not part of this build say so plainly; they never print a verdict.
-fn not_built(command: &str, what: &str) -> anyhow::Result<i32> {
-    eprintln!(
-        "oci-certify {command}: {what} is not available in oci-certify {}; no verdict was produced. \
-         See README.md, section Status.",
-        oci_certify_core::TOOL_VERSION
-    );
-    Ok(exit::ERROR)
 }

@@ -34,6 +34,9 @@ const SCHEMA: i64 = 1;
 /// How many bytes `--path` reads at most.
 const READ_LIMIT: usize = 4096;
 
+/// Where the suite installs the probe in a container's rootfs (`probe::PATH_IN_ROOTFS`).
+const PROBE_PATH_IN_ROOTFS: &str = "/oci-certify-probe";
+
 /// `O_NONBLOCK`, so that reading a fifo or a terminal named by `--path` cannot hang the probe.
 #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
 const O_NONBLOCK: i32 = 0x80;
@@ -859,6 +862,21 @@ fn hook(argv: &[String], name: &str, out: &str, code: i32, sleep: Option<u64>) -
         ),
     );
     o.put("time_ns", J::Int(time_ns));
+    // Which namespaces the hook runs in, so the host can tell the runtime namespace from the
+    // container's; and whether its root is the container's rootfs (the probe's own path
+    // exists only there), which tells "before pivot_root" from "after".
+    let mut ns = Obj::default();
+    for kind in ["mnt", "net", "uts", "ipc", "pid"] {
+        let link = fs::read_link(format!("/proc/self/ns/{kind}"))
+            .ok()
+            .map(|p| lossy(p.as_os_str().as_bytes()));
+        ns.put(kind, J::opt_str(link));
+    }
+    o.put("ns", ns.done());
+    o.put(
+        "root_is_rootfs",
+        J::Bool(Path::new(PROBE_PATH_IN_ROOTFS).exists()),
+    );
     let mut line = String::new();
     o.done().write(&mut line);
     line.push('\n');

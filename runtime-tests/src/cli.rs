@@ -64,6 +64,10 @@ pub struct Runtime {
     pub global_args: Vec<String>,
     /// Hard timeout of each operation; the process group is killed when it expires.
     pub timeout: Duration,
+    /// The working directory of every invocation (`None`: this process's). Sessions use an
+    /// empty directory, so a runtime that defaults a missing `--bundle` to its working
+    /// directory finds no config.json there.
+    pub cwd: Option<PathBuf>,
 }
 
 /// Where the container's stdio goes on `create`.
@@ -228,7 +232,14 @@ impl Runtime {
             binary: resolve_binary(binary.as_ref())?,
             global_args: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            cwd: None,
         })
+    }
+
+    /// Sets the working directory of every invocation.
+    pub fn with_cwd(mut self, dir: PathBuf) -> Runtime {
+        self.cwd = Some(dir);
+        self
     }
 
     /// Sets the global arguments.
@@ -323,6 +334,9 @@ impl Runtime {
             .stdout(Stdio::from(out_w))
             .stderr(Stdio::from(err_w))
             .process_group(0);
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
         let started = Instant::now();
         let spawned = {
             let _guard = SPAWN_LOCK.read().unwrap_or_else(|p| p.into_inner());
@@ -384,7 +398,9 @@ impl Runtime {
 /// Resolves a runtime binary: a path is checked, a bare name is looked up on `PATH`.
 fn resolve_binary(binary: &Path) -> Result<PathBuf, DriverError> {
     let candidates: Vec<PathBuf> = if binary.components().count() > 1 || binary.is_absolute() {
-        vec![binary.to_path_buf()]
+        // Absolute (symlinks kept: a multi-call binary may go by its link's name), so that
+        // running it from another working directory finds the same file.
+        vec![std::path::absolute(binary).unwrap_or_else(|_| binary.to_path_buf())]
     } else {
         std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).map(|d| d.join(binary)).collect())
@@ -651,6 +667,7 @@ mod tests {
             binary: "/usr/sbin/runc".into(),
             global_args: vec!["--root".into(), "/tmp/s/state".into()],
             timeout: DEFAULT_TIMEOUT,
+            cwd: None,
         }
     }
 

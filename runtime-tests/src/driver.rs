@@ -269,7 +269,9 @@ impl Session {
             global_args.extend(["--root".to_string(), root.to_string_lossy().into_owned()]);
         }
         global_args.extend(opts.global_args.iter().cloned());
-        let runtime = runtime.with_global_args(global_args);
+        let runtime = runtime
+            .with_global_args(global_args)
+            .with_cwd(dir.join("cwd"));
         let session = Session {
             runtime,
             run_id,
@@ -289,7 +291,7 @@ impl Session {
             session.install_interrupt_handler()?;
         }
         mkdir(&session.dir, 0o755)?;
-        for sub in ["bundles", "pids", "hooks"] {
+        for sub in ["bundles", "pids", "hooks", "cwd"] {
             mkdir(&session.dir.join(sub), 0o755)?;
         }
         if let Some(root) = &session.state_root {

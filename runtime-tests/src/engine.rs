@@ -33,6 +33,9 @@ pub struct Options {
     pub session: SessionOptions,
     /// How long a container may take to exit or print its report.
     pub exit_timeout: Duration,
+    /// Run only these check groups (names of [`GROUPS`]); `None` runs all. The smoke test
+    /// always runs. Sensitivity tests use it to run only the groups a mutation targets.
+    pub groups: Option<Vec<String>>,
 }
 
 impl Options {
@@ -42,6 +45,7 @@ impl Options {
             runtime: binary.into(),
             session: SessionOptions::default(),
             exit_timeout: Duration::from_secs(10),
+            groups: None,
         }
     }
 }
@@ -60,9 +64,31 @@ pub(crate) struct Ctx<'a, 'r> {
     pub runner: &'a Runner<'r>,
     pub session: &'a Session,
     pub opts: &'a Options,
+    /// The runtime's `features` document, asked once (`None`: no features command).
+    pub features: std::sync::OnceLock<Option<Value>>,
 }
 
 impl Ctx<'_, '_> {
+    /// The runtime's `features` output as JSON, if it offers the command.
+    pub(crate) fn features(&self) -> Option<&Value> {
+        self.features
+            .get_or_init(|| {
+                self.session
+                    .features()
+                    .ok()
+                    .filter(Invocation::ok)
+                    .and_then(|inv| inv.json())
+            })
+            .as_ref()
+    }
+
+    /// Whether `features` lists `item` in the string array at `pointer`: `None` when the
+    /// runtime has no features command or the array is absent (nothing claimed either way).
+    pub(crate) fn claims(&self, pointer: &str, item: &str) -> Option<bool> {
+        let list = self.features()?.pointer(pointer)?.as_array()?;
+        Some(list.iter().any(|v| v.as_str() == Some(item)))
+    }
+
     pub(crate) fn record(&self, group: &str, target: Option<&str>, id: &str, outcome: Outcome) {
         self.runner.record(group, target, id, outcome);
     }
@@ -176,12 +202,72 @@ pub(crate) fn observe(
     Ok((create, start, parsed))
 }
 
+/// A check group: its name, the requirements it records, and its entry point.
+pub struct Group {
+    /// The group's name (its module under `groups/`).
+    pub name: &'static str,
+    /// The requirements it records.
+    pub ids: &'static [&'static str],
+    run: fn(&Ctx<'_, '_>),
+}
+
+/// Every check group, each run on its own thread.
+pub const GROUPS: &[Group] = &[
+    Group {
+        name: "lifecycle",
+        ids: crate::groups::lifecycle::IDS,
+        run: crate::groups::lifecycle::run,
+    },
+    Group {
+        name: "process",
+        ids: crate::groups::process::IDS,
+        run: crate::groups::process::run,
+    },
+    Group {
+        name: "hooks",
+        ids: crate::groups::hooks::IDS,
+        run: crate::groups::hooks::run,
+    },
+    Group {
+        name: "errors",
+        ids: crate::groups::errors::IDS,
+        run: crate::groups::errors::run,
+    },
+    Group {
+        name: "mounts",
+        ids: crate::groups::mounts::IDS,
+        run: crate::groups::mounts::run,
+    },
+    Group {
+        name: "namespaces",
+        ids: crate::groups::namespaces::IDS,
+        run: crate::groups::namespaces::run,
+    },
+    Group {
+        name: "terminal",
+        ids: crate::groups::terminal::IDS,
+        run: crate::groups::terminal::run,
+    },
+    Group {
+        name: "propagation",
+        ids: crate::groups::propagation::IDS,
+        run: crate::groups::propagation::run,
+    },
+    Group {
+        name: "claims",
+        ids: crate::groups::claims::IDS,
+        run: crate::groups::claims::run,
+    },
+    Group {
+        name: "features",
+        ids: crate::groups::features::IDS,
+        run: crate::groups::features::run,
+    },
+];
+
 /// Every requirement the engine records, for coverage.
 pub fn recorded() -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = Vec::new();
-    all.extend_from_slice(crate::groups::lifecycle::IDS);
-    all.extend_from_slice(crate::groups::process::IDS);
-    all.extend_from_slice(crate::groups::features::IDS);
+    let mut all: Vec<&'static str> = GROUPS.iter().flat_map(|g| g.ids.iter().copied()).collect();
     all.sort_unstable();
     all.dedup();
     all
@@ -208,17 +294,25 @@ pub fn certify(runner: &Runner<'_>, opts: &Options) -> Result<RunEnd, DriverErro
         runner,
         session: &session,
         opts,
+        features: std::sync::OnceLock::new(),
     };
     if smoke(&ctx) {
         // Groups run in parallel; each uses its own containers and bundles.
         std::thread::scope(|scope| {
             let c = &ctx;
-            let a = scope.spawn(move || crate::groups::lifecycle::run(c));
-            let b = scope.spawn(move || crate::groups::process::run(c));
-            crate::groups::features::run(c);
-            for handle in [a, b] {
+            let handles: Vec<_> = GROUPS
+                .iter()
+                .filter(|g| {
+                    opts.groups
+                        .as_ref()
+                        .is_none_or(|names| names.iter().any(|n| n == g.name))
+                })
+                .map(|g| (g.name, scope.spawn(move || (g.run)(c))))
+                .collect();
+            for (name, handle) in handles {
                 if handle.join().is_err() {
-                    c.runner.diagnostic("harness error: a check group panicked");
+                    c.runner
+                        .diagnostic(format!("harness error: the {name} check group panicked"));
                 }
             }
         });

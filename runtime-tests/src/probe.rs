@@ -904,6 +904,12 @@ pub struct HookRecord {
     pub env: Vec<String>,
     /// When it ran, nanoseconds since the UNIX epoch (CLOCK_REALTIME).
     pub time_ns: u64,
+    /// Namespace kind (`mnt`, `net`, `uts`, `ipc`, `pid`) to the /proc/self/ns link it ran in.
+    #[serde(default)]
+    pub ns: BTreeMap<String, Option<String>>,
+    /// Whether its `/` was the container's rootfs (the probe's path existed there).
+    #[serde(default)]
+    pub root_is_rootfs: bool,
 }
 
 /// Parses a hook OUTFILE (one JSON object a line), in the order the hooks ran.

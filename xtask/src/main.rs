@@ -7,11 +7,13 @@
 //! cargo xtask setup              install the Debian packages and npm tools the tests need
 //! cargo xtask lint-anchors [DIR] prove every catalogue anchor exists in the spec texts
 //! cargo xtask bench [--quick]    the image benchmarks of BENCHMARKS.md
+//! cargo xtask bench-runtime [RUNS] the runtime benchmark of BENCHMARKS.md (5 runs each)
 //! cargo xtask fuzz [SECONDS]     build the fuzz targets (fuzz/) and run each for SECONDS (30)
 //! cargo xtask fuzz-seeds         regenerate the committed seed corpora under fuzz/seeds/
 //! ```
 
 mod bench;
+mod bench_runtime;
 mod fuzz;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +34,15 @@ fn main() -> Result<()> {
         Some("setup") => setup(&root),
         Some("lint-anchors") => lint_anchors(&specs_dir(&root, args.get(1))),
         Some("bench") => bench::run(&root, args.iter().any(|a| a == "--quick")),
+        Some("bench-runtime") => {
+            let runs = match args.get(1) {
+                Some(s) => s
+                    .parse()
+                    .with_context(|| format!("bench-runtime RUNS must be a number, not {s:?}"))?,
+                None => 5,
+            };
+            bench_runtime::run(&root, runs)
+        }
         Some("fuzz") => {
             let seconds = match args.get(1) {
                 Some(s) => s
@@ -44,7 +55,7 @@ fn main() -> Result<()> {
         Some("fuzz-seeds") => fuzz::seeds(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | setup | lint-anchors [SPECS_DIR] | bench [--quick] | fuzz [SECONDS] | fuzz-seeds"
+                "usage: cargo xtask ci | setup | lint-anchors [SPECS_DIR] | bench [--quick] | bench-runtime [RUNS] | fuzz [SECONDS] | fuzz-seeds"
             );
             std::process::exit(2);
         }
@@ -111,7 +122,7 @@ fn ci(root: &Path) -> Result<()> {
 }
 
 /// Folders holding npm tools the tests run, each pinned by its package-lock.json.
-const NPM_TOOLS: &[&str] = &["reports/tests/tap-consumer"];
+const NPM_TOOLS: &[&str] = &["reports/tests/tap-consumer", "tests/serve-browser"];
 
 /// Installs what the tests need: Debian packages listed in xtask/apt-packages.txt (when root
 /// and any is missing) and the npm tools pinned by their package-lock.json files.

@@ -2,6 +2,13 @@
 //! outcome per requirement it judges, and lists those ids in `IDS` (for coverage, and so a
 //! group that cannot run skips exactly its own requirements).
 
+pub mod claims;
+pub mod errors;
 pub mod features;
+pub mod hooks;
 pub mod lifecycle;
+pub mod mounts;
+pub mod namespaces;
 pub mod process;
+pub mod propagation;
+pub mod terminal;
