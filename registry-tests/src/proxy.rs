@@ -65,6 +65,9 @@ pub enum Fault {
     DropOciSubject,
     /// (Referrers shim) 404 for a subject nothing refers to.
     ReferrersNotFound,
+    /// Accept manifest PUTs to tags outside the tag grammar, and upload POSTs to repository
+    /// names outside the name grammar, without asking the registry.
+    AcceptBadNames,
     /// Not a fault: answer blob GETs with a `307` to the upstream registry, as registries
     /// backed by object storage do. The suite must follow it and find nothing wrong.
     RedirectBlobs,
@@ -95,6 +98,7 @@ impl Fault {
         Fault::DropOciSubject,
         Fault::ReferrersNotFound,
         Fault::RedirectBlobs,
+        Fault::AcceptBadNames,
     ];
 }
 
@@ -356,6 +360,26 @@ async fn handle(
             None => format!("{}{path}", st.upstream),
         };
         return Ok(reply(307, &[("Location", target)], Bytes::new()));
+    }
+    if st.fault == Fault::AcceptBadNames {
+        if let Some(rest) = path.strip_prefix("/v2/") {
+            if let Some((repo, tag)) = rest.split_once("/manifests/") {
+                let is_digest = tag.contains(':');
+                if method == hyper::Method::PUT
+                    && !is_digest
+                    && !crate::reference::is_valid_tag(tag)
+                {
+                    let loc = format!("/v2/{repo}/manifests/{tag}");
+                    return Ok(reply(201, &[("Location", loc)], Bytes::new()));
+                }
+            }
+            if let Some(repo) = rest.strip_suffix("/blobs/uploads/") {
+                if method == hyper::Method::POST && !crate::reference::is_valid_repository(repo) {
+                    let loc = format!("/v2/{repo}/blobs/uploads/fake");
+                    return Ok(reply(202, &[("Location", loc)], Bytes::new()));
+                }
+            }
+        }
     }
     let mut query = req.uri().query().unwrap_or("").to_string();
     let is_tags = path.ends_with("/tags/list");

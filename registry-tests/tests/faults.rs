@@ -80,6 +80,11 @@ fn expected(fault: Fault) -> &'static [&'static str] {
             &["distribution.discovery.referrers.artifacttype-from-config"]
         }
         Fault::DropOciSubject => &["distribution.push.subject.oci-subject-header"],
+        Fault::AcceptBadNames => &[
+            "distribution.definitions.tag.max-length",
+            "distribution.definitions.tag.grammar",
+            "distribution.definitions.name.grammar",
+        ],
         // Permitted behaviour: followed, recorded, and nothing fails.
         Fault::RedirectBlobs => &[],
         Fault::ReferrersNotFound => &[
