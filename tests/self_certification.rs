@@ -86,7 +86,9 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut layout = LayoutBuilder::new();
-    Image::good().expect("the fixtures' good image").add(&mut layout);
+    Image::good()
+        .expect("the fixtures' good image")
+        .add(&mut layout);
     layout.write(dir.path()).expect("write the good layout");
     let path = dir.path().display().to_string();
     all.extend(trials("image", &["image", &path]));
