@@ -122,6 +122,18 @@ pub fn certify(
     };
     let runner = Runner::start(catalogue, selection, info, sinks);
     let outcome = engine(&runner);
+    if let Err(e) = &outcome {
+        // Nothing was judged: no report and no verdict (a verdict over nothing would read
+        // GREEN), only the error and exit 2.
+        if runner.summary().total() == 0 {
+            drop(runner);
+            return outcome.map(|()| exit::ERROR);
+        }
+        runner.diagnostic(format!(
+            "the run stopped early and is incomplete: {e:#}; the exit code is 2 whatever the \
+             verdict of the points recorded so far"
+        ));
+    }
     let end = runner.finish().context("writing the reports")?;
     // An engine that could not use its input has no verdict: exit 2 with its error.
     outcome?;

@@ -14,11 +14,15 @@ use serde_json::Value;
 
 const RUNC: &str = "/usr/sbin/runc";
 const CRUN: &str = "/usr/bin/crun";
-/// runc 1.1.5's recorded divergences (runtime-tests/DIVERGENCES.md ),
+/// runc 1.1.5's recorded divergences (runtime-tests/DIVERGENCES.md ),
 /// sorted.
 const KNOWN_RUNC: &[&str] = &[
+    "runtime.config-linux.devices.path-conflict-error",
+    "runtime.config-linux.pids.zero-limit",
     // MAY not met (rootfsPropagation shared and unbindable; "Not divergences" in the ledger)
     "runtime.config-linux.rootfs-propagation.optional",
+    "runtime.config-linux.seccomp.default-errno-ret-unsupported-error",
+    "runtime.config-linux.seccomp.syscalls-errno-ret-unsupported-error",
     "runtime.config.hooks.call-order",
     "runtime.config.hooks.poststart.timing",
     "runtime.config.linux-mount-options.defaults",
@@ -30,9 +34,11 @@ const KNOWN_RUNC: &[&str] = &[
     "runtime.runtime.lifecycle.start-container-failure-destroy",
     "runtime.runtime.lifecycle.start-container-failure-error",
 ];
-/// crun 1.8.1's, sorted.
+/// crun 1.8.1's, sorted.
 const KNOWN_CRUN: &[&str] = &[
+    "runtime.config-linux.devices.path-conflict-error",
     "runtime.config-linux.namespaces.type-unique",
+    "runtime.config-linux.pids.zero-limit",
     "runtime.config.hooks.call-order",
     "runtime.config.hooks.poststart.timing",
     "runtime.config.hooks.state-on-stdin",

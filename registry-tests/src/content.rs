@@ -101,7 +101,7 @@ impl Manifest {
         }
     }
 
-    /// Its descriptor (with `artifactType` and `annotations` as a referrers list shows them).
+    /// Its descriptor.
     pub fn descriptor(&self) -> Value {
         json!({"mediaType": self.media_type, "digest": self.digest, "size": self.bytes.len()})
     }
@@ -160,7 +160,7 @@ pub fn image(rng: &mut Rng) -> Manifest {
     image_with(rng, vec![])
 }
 
-/// An image with extra annotations padding the manifest to about `pad` bytes.
+/// A small image with extra layers.
 pub fn image_with(rng: &mut Rng, extra_layers: Vec<Blob>) -> Manifest {
     let size = 512 + (rng.next_u64() % 512) as usize;
     let l = layer(rng, size);

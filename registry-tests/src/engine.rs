@@ -410,12 +410,37 @@ async fn run(runner: &Runner<'_>, opts: &Options) -> Result<RunEnd, EngineError>
             "tags list graded; no referrers API (404), which the spec allows: clients fall back to the referrers tag schema".into()
         },
     ));
+    // A group none of whose requirements is selected (`--select`, `--skip`, `--level`) does
+    // not run at all: no requests, no content pushed.
+    let wanted = |ids: &[&str]| runner.selects_any(ids.iter().copied());
     let (_, _, _, _, manage) = tokio::join!(
-        groups::pull::run(runner, &ctx, &caps),
-        groups::push::run(runner, &ctx, &caps),
-        groups::tags::run(runner, &ctx, &caps),
-        groups::referrers::run(runner, &ctx, &caps),
-        groups::manage::run(runner, &ctx, &caps),
+        async {
+            if wanted(groups::pull::IDS) {
+                groups::pull::run(runner, &ctx, &caps).await;
+            }
+        },
+        async {
+            if wanted(groups::push::IDS) {
+                groups::push::run(runner, &ctx, &caps).await;
+            }
+        },
+        async {
+            if wanted(groups::tags::IDS) {
+                groups::tags::run(runner, &ctx, &caps).await;
+            }
+        },
+        async {
+            if wanted(groups::referrers::IDS) {
+                groups::referrers::run(runner, &ctx, &caps).await;
+            }
+        },
+        async {
+            if wanted(groups::manage::IDS) {
+                groups::manage::run(runner, &ctx, &caps).await
+            } else {
+                "not selected".to_string()
+            }
+        },
     );
     end.capabilities.push(("content management".into(), manage));
     ctx.audit.record(runner);

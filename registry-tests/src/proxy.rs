@@ -55,6 +55,22 @@ pub enum Fault {
     ReencodeManifest,
     /// Answer tag listings for `n=0` with a Link header.
     LinkOnNZero,
+    /// (Referrers shim) leave out `OCI-Filters-Applied` although the filter was applied.
+    DropFiltersApplied,
+    /// (Referrers shim) leave the annotations out of referrer descriptors.
+    DropReferrerAnnotations,
+    /// (Referrers shim) no `artifactType` for referrers that only have a config media type.
+    NoConfigArtifactType,
+    /// (Referrers shim) no `OCI-Subject` on manifest PUTs with a subject.
+    DropOciSubject,
+    /// (Referrers shim) 404 for a subject nothing refers to.
+    ReferrersNotFound,
+    /// Accept manifest PUTs to tags outside the tag grammar, and upload POSTs to repository
+    /// names outside the name grammar, without asking the registry.
+    AcceptBadNames,
+    /// Not a fault: answer blob GETs with a `307` to the upstream registry, as registries
+    /// backed by object storage do. The suite must follow it and find nothing wrong.
+    RedirectBlobs,
 }
 
 impl Fault {
@@ -76,6 +92,13 @@ impl Fault {
         Fault::ContentTypeCharset,
         Fault::ReencodeManifest,
         Fault::LinkOnNZero,
+        Fault::DropFiltersApplied,
+        Fault::DropReferrerAnnotations,
+        Fault::NoConfigArtifactType,
+        Fault::DropOciSubject,
+        Fault::ReferrersNotFound,
+        Fault::RedirectBlobs,
+        Fault::AcceptBadNames,
     ];
 }
 
@@ -112,6 +135,10 @@ pub struct ProxyOptions {
     /// from the upstream's full list, so tag faults can be shown against a registry whose own
     /// listing diverges.
     pub conforming_tags: bool,
+    /// Serve a referrers API (from the manifests with `subject` pushed through the proxy) the
+    /// way the spec describes, and answer such pushes with `OCI-Subject`, so the referrers
+    /// checks can be shown working and failing against a registry that has no referrers API.
+    pub referrers: bool,
 }
 
 impl ProxyOptions {
@@ -121,12 +148,17 @@ impl ProxyOptions {
             fault,
             auth: ProxyAuth::None,
             conforming_tags: false,
+            referrers: false,
         }
     }
 }
 
+type Referrers =
+    std::sync::Mutex<std::collections::HashMap<(String, String), Vec<serde_json::Value>>>;
+
 struct State {
     conforming_tags: bool,
+    referrers: Option<Referrers>,
     upstream: String,
     me: String,
     fault: Fault,
@@ -149,6 +181,7 @@ impl Proxy {
             fault,
             auth,
             conforming_tags,
+            referrers,
         } = options;
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
@@ -160,6 +193,7 @@ impl Proxy {
             .map_err(std::io::Error::other)?;
         let state = Arc::new(State {
             conforming_tags,
+            referrers: referrers.then(Default::default),
             upstream: upstream.trim_end_matches('/').to_string(),
             me: format!("http://{addr}"),
             fault,
@@ -304,6 +338,49 @@ async fn handle(
         }
     }
     let method = req.method().clone();
+    if st.referrers.is_some() && method == hyper::Method::GET {
+        if let Some((repo, digest)) = path
+            .strip_prefix("/v2/")
+            .and_then(|p| p.split_once("/referrers/"))
+        {
+            return Ok(serve_referrers(
+                &st,
+                repo,
+                digest,
+                req.uri().query().unwrap_or(""),
+            ));
+        }
+    }
+    if st.fault == Fault::RedirectBlobs
+        && method == hyper::Method::GET
+        && path.contains("/blobs/sha")
+    {
+        let target = match req.uri().query() {
+            Some(q) => format!("{}{path}?{q}", st.upstream),
+            None => format!("{}{path}", st.upstream),
+        };
+        return Ok(reply(307, &[("Location", target)], Bytes::new()));
+    }
+    if st.fault == Fault::AcceptBadNames {
+        if let Some(rest) = path.strip_prefix("/v2/") {
+            if let Some((repo, tag)) = rest.split_once("/manifests/") {
+                let is_digest = tag.contains(':');
+                if method == hyper::Method::PUT
+                    && !is_digest
+                    && !crate::reference::is_valid_tag(tag)
+                {
+                    let loc = format!("/v2/{repo}/manifests/{tag}");
+                    return Ok(reply(201, &[("Location", loc)], Bytes::new()));
+                }
+            }
+            if let Some(repo) = rest.strip_suffix("/blobs/uploads/") {
+                if method == hyper::Method::POST && !crate::reference::is_valid_repository(repo) {
+                    let loc = format!("/v2/{repo}/blobs/uploads/fake");
+                    return Ok(reply(202, &[("Location", loc)], Bytes::new()));
+                }
+            }
+        }
+    }
     let mut query = req.uri().query().unwrap_or("").to_string();
     let is_tags = path.ends_with("/tags/list");
     let is_manifest = path.contains("/manifests/");
@@ -355,6 +432,8 @@ async fn handle(
     if debug {
         eprintln!("proxy > {method} {path}?{query}");
     }
+    let pushed = (st.referrers.is_some() && is_manifest && method == hyper::Method::PUT)
+        .then(|| body.clone());
     let resp = match fwd.body(body).send().await {
         Ok(r) => {
             if debug {
@@ -393,6 +472,13 @@ async fn handle(
             body = b;
             if let Some(l) = link {
                 headers.push(("link".into(), l));
+            }
+        }
+    }
+    if let (Some(bytes), true) = (pushed, status == 201) {
+        if let Some(subject) = record_referrer(&st, &path, &bytes) {
+            if st.fault != Fault::DropOciSubject {
+                headers.push(("oci-subject".into(), subject));
             }
         }
     }
@@ -528,4 +614,87 @@ fn conforming_tags(body: &[u8], path: &str, query: &str) -> Option<(Vec<u8>, Opt
     }
     v["tags"] = serde_json::json!(tags);
     Some((serde_json::to_vec(&v).ok()?, link))
+}
+
+/// Remembers a pushed manifest with a `subject`; returns the subject's digest.
+fn record_referrer(st: &State, path: &str, bytes: &[u8]) -> Option<String> {
+    let map = st.referrers.as_ref()?;
+    let repo = path
+        .strip_prefix("/v2/")?
+        .split_once("/manifests/")?
+        .0
+        .to_string();
+    let doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let subject = doc.get("subject")?.get("digest")?.as_str()?.to_string();
+    let media_type = doc
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .unwrap_or(crate::content::MANIFEST);
+    let mut d = serde_json::json!({"mediaType": media_type, "digest": crate::digest::sha256(bytes), "size": bytes.len()});
+    let artifact_type = doc
+        .get("artifactType")
+        .and_then(|a| a.as_str())
+        .filter(|a| !a.is_empty())
+        .or_else(|| {
+            if media_type == crate::content::INDEX || st.fault == Fault::NoConfigArtifactType {
+                None
+            } else {
+                doc.get("config")?.get("mediaType")?.as_str()
+            }
+        });
+    if let Some(a) = artifact_type {
+        d["artifactType"] = serde_json::Value::String(a.to_string());
+    }
+    if let Some(a) = doc
+        .get("annotations")
+        .filter(|_| st.fault != Fault::DropReferrerAnnotations)
+    {
+        d["annotations"] = a.clone();
+    }
+    let mut m = map.lock().ok()?;
+    let list = m.entry((repo, subject.clone())).or_default();
+    if !list.iter().any(|x| x["digest"] == d["digest"]) {
+        list.push(d);
+    }
+    Some(subject)
+}
+
+/// `GET /v2/<repo>/referrers/<digest>` as the spec describes it.
+fn serve_referrers(st: &State, repo: &str, digest: &str, query: &str) -> Response<Full<Bytes>> {
+    if crate::digest::parse(digest).is_none() {
+        return reply(
+            400,
+            &[("Content-Type", "application/json".into())],
+            r#"{"errors":[{"code":"DIGEST_INVALID","message":"invalid digest"}]}"#,
+        );
+    }
+    let list = st
+        .referrers
+        .as_ref()
+        .and_then(|m| {
+            m.lock()
+                .ok()
+                .and_then(|m| m.get(&(repo.to_string(), digest.to_string())).cloned())
+        })
+        .unwrap_or_default();
+    if list.is_empty() && st.fault == Fault::ReferrersNotFound {
+        return reply(404, &[], "404 page not found");
+    }
+    let filter = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "artifactType")
+        .map(|(_, v)| v.into_owned());
+    let mut headers = vec![("Content-Type", crate::content::INDEX.to_string())];
+    let list: Vec<serde_json::Value> = match &filter {
+        Some(f) => {
+            if st.fault != Fault::DropFiltersApplied {
+                headers.push(("OCI-Filters-Applied", "artifactType".into()));
+            }
+            list.into_iter()
+                .filter(|d| d.get("artifactType").and_then(|a| a.as_str()) == Some(f.as_str()))
+                .collect()
+        }
+        None => list,
+    };
+    let body = serde_json::json!({"schemaVersion": 2, "mediaType": crate::content::INDEX, "manifests": list});
+    reply(200, &headers, serde_json::to_vec(&body).unwrap_or_default())
 }

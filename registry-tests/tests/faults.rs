@@ -10,8 +10,8 @@ use oci_certify_registry::client::Auth;
 use oci_certify_registry::harness::{LocalRegistry, RegistryConfig};
 use oci_certify_registry::proxy::{Fault, Proxy, ProxyOptions};
 
-/// What distribution 2.8.2 fails on its own when the proxy serves conforming tag listings
-/// (registry-tests/DIVERGENCES.md).
+/// What distribution 2.8.2 fails on its own when the proxy serves conforming tag listings and
+/// a referrers API (registry-tests/DIVERGENCES.md).
 const BASELINE: &[&str] = &[
     "distribution.pull.manifests.not-found-404",
     "distribution.push.chunked.out-of-order-416",
@@ -70,6 +70,27 @@ fn expected(fault: Fault) -> &'static [&'static str] {
         // The suite's own manifests are compact JSON already; only the oddly formatted one changes.
         Fault::ReencodeManifest => &["distribution.push.manifests.byte-exact"],
         Fault::LinkOnNZero => &["distribution.discovery.tags.n-zero-no-link"],
+        // The filter is applied, but unsaid: the registry does not claim the filter.
+        Fault::DropFiltersApplied => &[
+            "distribution.discovery.referrers.artifacttype-filter",
+            "distribution.discovery.referrers.filters-applied-header",
+        ],
+        Fault::DropReferrerAnnotations => &["distribution.discovery.referrers.annotations"],
+        Fault::NoConfigArtifactType => {
+            &["distribution.discovery.referrers.artifacttype-from-config"]
+        }
+        Fault::DropOciSubject => &["distribution.push.subject.oci-subject-header"],
+        Fault::AcceptBadNames => &[
+            "distribution.definitions.tag.max-length",
+            "distribution.definitions.tag.grammar",
+            "distribution.definitions.name.grammar",
+        ],
+        // Permitted behaviour: followed, recorded, and nothing fails.
+        Fault::RedirectBlobs => &[],
+        Fault::ReferrersNotFound => &[
+            "distribution.discovery.referrers.no-404",
+            "distribution.discovery.referrers.empty-index",
+        ],
     }
 }
 
@@ -101,6 +122,7 @@ fn each_fault_is_flagged_by_exactly_its_requirements() {
                             &upstream,
                             ProxyOptions {
                                 conforming_tags: true,
+                                referrers: true,
                                 ..ProxyOptions::fault(fault)
                             },
                         )

@@ -180,6 +180,35 @@ async fn pulls_images_indexes_and_artifacts_into_layouts() {
         .collect();
     assert!(left.is_empty(), "a corrupt blob was kept: {left:?}");
 
+    // Blobs served by a redirect (object storage): followed, every hop recorded as evidence.
+    let proxy = Proxy::start(&reg.url(), ProxyOptions::fault(Fault::RedirectBlobs)).unwrap();
+    let rc = client(&proxy.url());
+    let dir = tempfile::tempdir().unwrap();
+    let s = pull_to_layout(
+        &rc,
+        &Reference::parse(&format!("{host}/pull/app:v1")).unwrap(),
+        dir.path(),
+        &PullLimits::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.blobs, 2);
+    let ex = rc
+        .send(Request::get(format!(
+            "/v2/pull/app/blobs/{}",
+            image.blobs[1].digest
+        )))
+        .await
+        .unwrap();
+    assert_eq!((ex.status, ex.hops.len(), ex.hops[0].status), (200, 1, 307));
+    assert_eq!(ex.body, image.blobs[1].bytes);
+    match ex.location() {
+        oci_certify_core::check::Location::Http { request, .. } => assert!(
+            request.contains("-> 307 Location: http://127.0.0.1"),
+            "{request}"
+        ),
+        other => panic!("{other:?}"),
+    }
     // SSRF: a client that denies private addresses refuses the loopback registry.
     let mut o = ClientOptions::new(url::Url::parse(&reg.url()).unwrap());
     o.deny_private_addresses = true;

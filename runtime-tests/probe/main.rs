@@ -10,7 +10,9 @@
 //! Modes (argv[1]):
 //!
 //! ```text
-//! report [--path P]... [--write P]... [--sysctl NAME]... [--errno-syscall]
+//! report [--path P]... [--write P]... [--sysctl NAME]... [--errno-syscall] [--try SYSCALL:ARG]...
+//! observe TAG [report options]    (the same report; TAG only tells containers apart)
+//! syscall SYSCALL ARG             (one attempt, printed as one JSON line)
 //! sleep
 //! exit CODE
 //! hook NAME OUTFILE | hook-fail NAME OUTFILE | hook-sleep NAME OUTFILE SECS
@@ -52,7 +54,9 @@ const O_NONBLOCK: i32 = 0o4000;
 
 const USAGE: &str = "usage: oci-certify-probe MODE [ARGS]
 modes:
-  report [--path P]... [--write P]... [--sysctl NAME]... [--errno-syscall]
+  report [--path P]... [--write P]... [--sysctl NAME]... [--errno-syscall] [--try SYSCALL:ARG]...
+  observe TAG [report options]
+  syscall SYSCALL ARG   (SYSCALL: mkdir, rmdir, readlink, getppid)
   sleep
   exit CODE
   hook NAME OUTFILE
@@ -68,6 +72,8 @@ fn main() {
     let rest = if strs.len() > 2 { &strs[2..] } else { &[][..] };
     let code = match (mode, rest) {
         ("report", opts) => report(&strs, opts),
+        ("observe", [_tag, opts @ ..]) => report(&strs, opts),
+        ("syscall", [name, arg]) => one_syscall(name, arg),
         ("sleep", []) => sleep_forever(),
         ("exit", [code]) => match code.parse::<i32>() {
             Ok(code) => code,
@@ -247,6 +253,7 @@ struct Options {
     writes: Vec<String>,
     sysctls: Vec<String>,
     errno_syscall: bool,
+    tries: Vec<String>,
 }
 
 fn parse_options(opts: &[String]) -> Result<Options, String> {
@@ -255,6 +262,7 @@ fn parse_options(opts: &[String]) -> Result<Options, String> {
         writes: Vec::new(),
         sysctls: Vec::new(),
         errno_syscall: false,
+        tries: Vec::new(),
     };
     let mut it = opts.iter();
     while let Some(flag) = it.next() {
@@ -266,6 +274,7 @@ fn parse_options(opts: &[String]) -> Result<Options, String> {
             "--path" => &mut o.paths,
             "--write" => &mut o.writes,
             "--sysctl" => &mut o.sysctls,
+            "--try" => &mut o.tries,
             other => return Err(format!("report: unknown option {other}")),
         };
         match it.next() {
@@ -291,6 +300,15 @@ fn report(argv: &[String], opts: &[String]) -> i32 {
     } else {
         None
     };
+    // Then the syscalls a seccomp filter may deny, in the order given.
+    let tries: Vec<J> = o
+        .tries
+        .iter()
+        .map(|t| {
+            let (name, arg) = t.split_once(':').unwrap_or((t.as_str(), ""));
+            attempt(name, arg)
+        })
+        .collect();
 
     let mut err = Errors::default();
     let mut r = Obj::default();
@@ -415,6 +433,7 @@ fn report(argv: &[String], opts: &[String]) -> i32 {
     if let Some(value) = errno_syscall {
         r.put("errno_syscall", value);
     }
+    r.put("tries", J::Arr(tries));
     r.put("errors", J::Arr(err.0.into_iter().map(J::Str).collect()));
 
     let mut out = String::with_capacity(16 * 1024);
@@ -810,6 +829,73 @@ fn write_entry(path: &str, err: &mut Errors) -> J {
         }
     }
     o.done()
+}
+
+// ---------------------------------------------------------------------------------------------
+// syscalls a seccomp filter may act on
+
+/// Makes one syscall through the standard library and says how it went: `mkdir` (mkdir or
+/// mkdirat; the directory is removed again), `rmdir` (rmdir or unlinkat), `readlink`
+/// (readlink or readlinkat), `getppid` (its result is the parent's pid, or a negated errno
+/// when a filter made it fail).
+fn attempt(name: &str, arg: &str) -> J {
+    let mut o = Obj::default();
+    o.put("syscall", J::str(name));
+    o.put("arg", J::str(arg));
+    let result: Result<Option<i64>, io::Error> = match name {
+        "mkdir" => fs::create_dir(arg).map(|()| {
+            let _ = fs::remove_dir(arg);
+            None
+        }),
+        "rmdir" => fs::remove_dir(arg).map(|()| None),
+        "readlink" => fs::read_link(arg).map(|_| None),
+        "getppid" => {
+            // The wrapper does not set errno: a filtered call returns -errno as the pid.
+            let raw = std::os::unix::process::parent_id() as i32;
+            if raw < 0 {
+                Err(io::Error::from_raw_os_error(-raw))
+            } else {
+                Ok(Some(i64::from(raw)))
+            }
+        }
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown syscall {other}"),
+        )),
+    };
+    match result {
+        Ok(value) => {
+            o.put("ok", J::Bool(true));
+            o.put("errno", J::Null);
+            o.put("value", J::opt_int(value));
+        }
+        Err(e) => {
+            o.put("ok", J::Bool(false));
+            o.put("errno", errno(&e));
+            o.put("value", J::Null);
+            if e.raw_os_error().is_none() {
+                o.put("error", J::Str(e.to_string()));
+            }
+        }
+    }
+    o.done()
+}
+
+/// `syscall NAME ARG`: one attempt, printed as one JSON line; exit 0 (a filter that kills
+/// leaves no line and a signal status instead).
+fn one_syscall(name: &str, arg: &str) -> i32 {
+    let mut line = String::new();
+    attempt(name, arg).write(&mut line);
+    line.push('\n');
+    let mut stdout = io::stdout().lock();
+    if stdout
+        .write_all(line.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return 3;
+    }
+    0
 }
 
 // ---------------------------------------------------------------------------------------------

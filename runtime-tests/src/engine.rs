@@ -254,6 +254,21 @@ pub const GROUPS: &[Group] = &[
         run: crate::groups::propagation::run,
     },
     Group {
+        name: "cgroups",
+        ids: crate::groups::cgroups::IDS,
+        run: crate::groups::cgroups::run,
+    },
+    Group {
+        name: "seccomp",
+        ids: crate::groups::seccomp::IDS,
+        run: crate::groups::seccomp::run,
+    },
+    Group {
+        name: "devices",
+        ids: crate::groups::devices::IDS,
+        run: crate::groups::devices::run,
+    },
+    Group {
         name: "claims",
         ids: crate::groups::claims::IDS,
         run: crate::groups::claims::run,

@@ -7,7 +7,9 @@
 //!
 //! | mode | does |
 //! |---|---|
-//! | `report [--path P]... [--write P]... [--sysctl NAME]... [--errno-syscall]` | prints one JSON object ([`Observation`]) and exits 0 |
+//! | `report [--path P]... [--write P]... [--sysctl NAME]... [--errno-syscall] [--try SYSCALL:ARG]...` | prints one JSON object ([`Observation`]) and exits 0 |
+//! | `observe TAG [report options]` | the same report; TAG tells a group's containers apart (e.g. for the mutating wrapper) |
+//! | `syscall SYSCALL ARG` | makes one syscall (`mkdir`, `rmdir`, `readlink`, `getppid`), prints one [`SyscallAttempt`] line, exits 0 |
 //! | `sleep` | sleeps until killed |
 //! | `exit CODE` | exits with CODE |
 //! | `hook NAME OUTFILE` | (a runtime hook, on the host) appends one [`HookRecord`] line to OUTFILE, exits 0 |
@@ -245,6 +247,9 @@ pub struct Observation {
     /// With `--errno-syscall`: the errno of getcwd(2) called first thing, `None` if it
     /// succeeded (or if the option was not given).
     pub errno_syscall: Option<i32>,
+    /// One entry per `--try SYSCALL:ARG`, made before anything else, in order.
+    #[serde(default)]
+    pub tries: Vec<SyscallAttempt>,
     /// What the probe could not read, one line each.
     #[serde(default)]
     pub errors: Vec<String>,
@@ -495,7 +500,43 @@ pub struct WriteReport {
     pub errno: Option<i32>,
 }
 
+/// One syscall the probe made (`--try`, or the `syscall` mode), e.g. to see what a seccomp
+/// filter did to it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SyscallAttempt {
+    /// The probe's name for it (`mkdir`, `rmdir`, `readlink`, `getppid`).
+    pub syscall: String,
+    /// Its path argument (empty for `getppid`).
+    #[serde(default)]
+    pub arg: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// The errno when it failed.
+    pub errno: Option<i32>,
+    /// The result, where it is a number (`getppid`).
+    pub value: Option<i64>,
+    /// Why it was not even tried (an unknown name).
+    pub error: Option<String>,
+}
+
+impl SyscallAttempt {
+    /// Parses the line the `syscall` mode prints.
+    pub fn parse_line(stdout: &[u8]) -> Result<SyscallAttempt, ProbeError> {
+        serde_json::from_slice(stdout).map_err(|source| ProbeError::Garbled {
+            excerpt: String::from_utf8_lossy(&stdout[..stdout.len().min(200)]).into_owned(),
+            source,
+        })
+    }
+}
+
 impl Observation {
+    /// The `--try` attempt of `syscall` on `arg`.
+    pub fn attempt(&self, syscall: &str, arg: &str) -> Option<&SyscallAttempt> {
+        self.tries
+            .iter()
+            .find(|t| t.syscall == syscall && t.arg == arg)
+    }
+
     /// Parses the container's stdout, which must be exactly the probe's report.
     pub fn parse(stdout: &[u8]) -> Result<Observation, ProbeError> {
         let obs: Observation =

@@ -62,6 +62,14 @@ pub async fn run(runner: &Runner<'_>, ctx: &Ctx) -> Result<Base, EngineError> {
     let image = content::image(&mut rng);
     let pushed = ctx.push_manifest(&repo, &image, "probe").await?;
     if pushed.is_success() {
+        // Ask about a subject that has a referrer, so that a registry answering 404 for a
+        // subject without referrers is not mistaken for one without the API.
+        let probe = content::artifact(
+            &mut rng,
+            "application/vnd.oci-certify.probe.v1",
+            Some(&image),
+        );
+        ctx.push_manifest(&repo, &probe, &probe.digest).await?;
         let r = ctx
             .send(Request::get(format!(
                 "/v2/{repo}/referrers/{}",

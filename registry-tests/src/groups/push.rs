@@ -52,6 +52,9 @@ pub const IDS: &[&str] = &[
     "distribution.push.manifests.too-large-413",
     "distribution.push.subject.oci-subject-header",
     "distribution.pull.blobs.get-returns-blob",
+    "distribution.definitions.tag.max-length",
+    "distribution.definitions.tag.grammar",
+    "distribution.definitions.name.grammar",
 ];
 
 /// Runs the group.
@@ -62,15 +65,16 @@ pub async fn run(runner: &Runner<'_>, ctx: &Ctx, caps: &Caps) {
         g.finish();
         return;
     }
-    let (a, b, c, d, e, f) = tokio::join!(
+    let (a, b, c, d, e, f, h) = tokio::join!(
         post_put(&g),
         single_post(&g),
         chunked(&g),
         mount(&g),
         manifests(&g, caps),
-        sizes(&g)
+        sizes(&g),
+        names(&g)
     );
-    for r in [a, b, c, d, e, f] {
+    for r in [a, b, c, d, e, f, h] {
         if let Err(err) = r {
             runner.diagnostic(format!("push: a request failed: {err}"));
         }
@@ -750,6 +754,97 @@ async fn sizes(g: &G<'_, '_>) -> R {
             g.status("distribution.push.manifests.too-large-413", &t, &ex, &[413]);
         }
     }
+    Ok(())
+}
+
+/// Tag and repository name grammar: names at the edges of the grammar are accepted, names
+/// outside it are refused with a 4xx (never stored, never a 5xx).
+async fn names(g: &G<'_, '_>) -> R {
+    let ctx = g.ctx;
+    let mut rng = ctx.rng();
+    let m = content::image(&mut rng);
+    for b in &m.blobs {
+        ctx.push_blob(&g.repo, b).await?;
+    }
+    let put = |repo: String, tag: String| {
+        Request::put(format!("/v2/{repo}/manifests/{tag}"))
+            .header("Content-Type", m.media_type.clone())
+            .body(m.bytes.clone())
+    };
+    let longest = format!("_{}", "a".repeat(127));
+    let cases: Vec<(&str, String, Request, bool)> = vec![
+        (
+            "distribution.definitions.tag.max-length",
+            "128-character tag".into(),
+            put(g.repo.clone(), longest.clone()),
+            true,
+        ),
+        (
+            "distribution.definitions.tag.max-length",
+            "129-character tag".into(),
+            put(g.repo.clone(), format!("{longest}b")),
+            false,
+        ),
+        (
+            "distribution.definitions.tag.grammar",
+            "tag `_x.y-Z9` (edges of the grammar)".into(),
+            put(g.repo.clone(), "_x.y-Z9".into()),
+            true,
+        ),
+        (
+            "distribution.definitions.tag.grammar",
+            "tag `.starts-with-dot`".into(),
+            put(g.repo.clone(), ".starts-with-dot".into()),
+            false,
+        ),
+        (
+            "distribution.definitions.tag.grammar",
+            "tag `-starts-with-dash`".into(),
+            put(g.repo.clone(), "-starts-with-dash".into()),
+            false,
+        ),
+    ];
+    for (id, t, req, valid) in cases {
+        let ex = ctx.send(req).await?;
+        if valid {
+            accepted(g, id, &t, &ex);
+        } else {
+            g.judge(
+                id,
+                &t,
+                (400..500).contains(&ex.status),
+                &ex,
+                &format!("a tag outside the grammar was answered {}", ex.status),
+                "a 4xx refusal",
+                ex.status,
+            );
+        }
+    }
+    // Repository names: separators at the edges of the grammar, and an uppercase name.
+    let ok_repo = format!("{}-names/a__b.c--d_e", ctx.prefix);
+    let ex = ctx.push_manifest(&ok_repo, &m, "v1").await?;
+    accepted(
+        g,
+        "distribution.definitions.name.grammar",
+        "name with `__`, `.`, `--` and `_` separators",
+        &ex,
+    );
+    let bad_repo = format!("{}-names/Upper", ctx.prefix);
+    let ex = ctx
+        .send(Request::post(format!("/v2/{bad_repo}/blobs/uploads/")).header("Content-Length", "0"))
+        .await?;
+    g.judge(
+        "distribution.definitions.name.grammar",
+        "name with an uppercase letter",
+        (400..500).contains(&ex.status),
+        &ex,
+        &format!(
+            "a repository name outside the grammar was answered {}",
+            ex.status
+        ),
+        "a 4xx refusal",
+        ex.status,
+    );
     Ok(())
 }
 

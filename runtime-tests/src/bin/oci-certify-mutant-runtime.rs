@@ -207,6 +207,33 @@ fn main() -> ExitCode {
             }
             pass_through(&args)
         }
+        (m, "create") if GROUP_MUTATIONS.contains(&m) => {
+            if let Some(bundle) = bundle_of(&args) {
+                edit_config(&bundle, |c| mutate_group_config(m, &id, c));
+            }
+            pass_through(&args)
+        }
+        ("pids-zero-honoured", "create") => {
+            let code = pass_through(&args);
+            if let Some(c) = bundle_of(&args).and_then(|b| read_config(&b)) {
+                if c.pointer("/linux/resources/pids/limit") == Some(&json!(0)) {
+                    write_pids_zero(c["linux"]["cgroupsPath"].as_str().unwrap_or(""));
+                }
+            }
+            code
+        }
+        ("refuse-errno-ret", "create")
+            if bundle_of(&args).is_some_and(|b| errno_ret_misused(&b)) =>
+        {
+            eprintln!("mutant: errnoRet given to an action that cannot return an errno");
+            ExitCode::from(1)
+        }
+        ("refuse-device-conflict", "create")
+            if bundle_of(&args).is_some_and(|b| device_over_file(&b)) =>
+        {
+            eprintln!("mutant: a file of the rootfs is in the way of a device");
+            ExitCode::from(1)
+        }
         ("features-claims-bogus", "features") => {
             // Claims a mount option nothing implements.
             let out = match real().args(&args).output() {
@@ -473,6 +500,7 @@ const HOOK_MUTATIONS: &[&str] = &[
     "hook-late-prestart",
     "hook-fail-ignored",
     "hook-pid-lies",
+    "hook-startContainer-at-create",
 ];
 
 /// The hooks group's container with every hook kind runs the probe as `hook program LOG`.
@@ -577,6 +605,24 @@ fn mutate_hooks(m: &str, c: &mut Value) {
                 *h = json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
             }
         }
+        // The startContainer hooks run during create (as createRuntime hooks, from the host's
+        // copy of the probe).
+        "hook-startContainer-at-create" => {
+            let host_path = hooks
+                .get("createRuntime")
+                .and_then(|l| l.get(0))
+                .map(|h| h["path"].clone());
+            if let (Some(Value::Array(moved)), Some(path)) =
+                (hooks.remove("startContainer"), host_path)
+            {
+                if let Some(a) = hooks.get_mut("createRuntime").and_then(Value::as_array_mut) {
+                    for mut h in moved {
+                        h["path"] = path.clone();
+                        a.push(h);
+                    }
+                }
+            }
+        }
         // The createContainer hooks run as createRuntime hooks: in the runtime's namespaces.
         "hook-ns-createContainer" => {
             if let Some(Value::Array(moved)) = hooks.remove("createContainer") {
@@ -639,5 +685,187 @@ fn mutate_mounts(m: &str, c: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// Mutations of the cgroups, seccomp and devices groups' containers, each guarded by the probe
+/// tag (`observe TAG`) or the probe mode of the container it changes.
+const GROUP_MUTATIONS: &[&str] = &[
+    "cg-memory-limit",
+    "cg-memory-reservation",
+    "cg-memory-swap",
+    "cg-cpu-shares",
+    "cg-cpu-quota",
+    "cg-cpu-period",
+    "cg-cpuset-cpus",
+    "cg-pids",
+    "cg-path",
+    "cg-relative-moved",
+    "sc-errno-ret",
+    "sc-eperm",
+    "sc-default-allow",
+    "sc-no-filter",
+    "sc-kill-ignored",
+    "sc-kill-process-ignored",
+    "dev-numbers",
+    "dev-mode",
+    "dev-uid",
+    "dev-gid",
+    "dev-fifo",
+    "dev-outside",
+    "dev-cgroup-order",
+    "dev-default-null",
+];
+
+fn tagged(c: &Value, tag: &str) -> bool {
+    c.pointer("/process/args/1") == Some(&json!("observe"))
+        && c.pointer("/process/args/2") == Some(&json!(tag))
+}
+
+fn mutate_group_config(m: &str, id: &str, c: &mut Value) {
+    let mib = 1024 * 1024;
+    if tagged(c, "cgroups") {
+        let r = &mut c["linux"]["resources"];
+        match m {
+            "cg-memory-limit" => r["memory"]["limit"] = json!(96 * mib),
+            "cg-memory-reservation" => r["memory"]["reservation"] = json!(16 * mib),
+            "cg-memory-swap" => r["memory"]["swap"] = json!(192 * mib),
+            "cg-cpu-shares" => r["cpu"]["shares"] = json!(256),
+            "cg-cpu-quota" => r["cpu"]["quota"] = json!(25_000),
+            "cg-cpu-period" => r["cpu"]["period"] = json!(200_000),
+            "cg-cpuset-cpus" => {
+                if let Some(cpu) = r["cpu"].as_object_mut() {
+                    cpu.remove("cpus");
+                }
+            }
+            "cg-pids" => r["pids"]["limit"] = json!(64),
+            "cg-path" => {
+                let moved = format!("{}-moved", c["linux"]["cgroupsPath"].as_str().unwrap_or(""));
+                c["linux"]["cgroupsPath"] = json!(moved);
+            }
+            _ => {}
+        }
+    } else if tagged(c, "cgroups-relative") {
+        if m == "cg-relative-moved" && id.ends_with("-cgroups-relative-again") {
+            let moved = format!("{}-moved", c["linux"]["cgroupsPath"].as_str().unwrap_or(""));
+            c["linux"]["cgroupsPath"] = json!(moved);
+        }
+    } else if tagged(c, "seccomp") {
+        let sc = &mut c["linux"]["seccomp"];
+        match m {
+            "sc-errno-ret" => sc["syscalls"][0]["errnoRet"] = json!(72),
+            "sc-eperm" => sc["syscalls"][1]["errnoRet"] = json!(13),
+            "sc-default-allow" => {
+                if let Some(rules) = sc["syscalls"].as_array_mut() {
+                    rules.push(
+                        json!({"names": ["readlink", "readlinkat"], "action": "SCMP_ACT_ERRNO"}),
+                    );
+                }
+            }
+            "sc-no-filter" => {
+                if let Some(linux) = c["linux"].as_object_mut() {
+                    linux.remove("seccomp");
+                }
+            }
+            _ => {}
+        }
+    } else if c.pointer("/process/args/1") == Some(&json!("syscall")) {
+        let action = c.pointer("/linux/seccomp/syscalls/0/action").cloned();
+        let ignored = match m {
+            "sc-kill-ignored" => action == Some(json!("SCMP_ACT_KILL")),
+            "sc-kill-process-ignored" => action == Some(json!("SCMP_ACT_KILL_PROCESS")),
+            _ => false,
+        };
+        if ignored {
+            c["linux"]["seccomp"]["syscalls"][0]["action"] = json!("SCMP_ACT_ERRNO");
+        }
+    } else if tagged(c, "devices") {
+        let d = &mut c["linux"]["devices"];
+        match m {
+            "dev-numbers" => d[0]["minor"] = json!(7),
+            "dev-mode" => d[0]["fileMode"] = json!(0o644),
+            "dev-uid" => d[0]["uid"] = json!(1001),
+            "dev-gid" => d[0]["gid"] = json!(2001),
+            "dev-fifo" => {
+                if let Some(list) = d.as_array_mut() {
+                    list.retain(|e| e["type"] != "p");
+                }
+            }
+            "dev-outside" => {
+                if let Some(list) = d.as_array_mut() {
+                    list.retain(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/dev/")));
+                }
+            }
+            "dev-default-null" => {
+                if let Some(list) = d.as_array_mut() {
+                    list.push(json!({"path": "/dev/null", "type": "c", "major": 1, "minor": 7}));
+                }
+            }
+            "dev-cgroup-order" => {
+                if let Some(rules) = c["linux"]["resources"]["devices"].as_array_mut() {
+                    rules.reverse();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn read_config(bundle: &std::path::Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(bundle.join("config.json")).ok()?).ok()
+}
+
+/// A seccomp config giving an errno to an action that cannot return one.
+fn errno_ret_misused(bundle: &std::path::Path) -> bool {
+    let Some(c) = read_config(bundle) else {
+        return false;
+    };
+    let returns_errno = |a: &Value| a == "SCMP_ACT_ERRNO" || a == "SCMP_ACT_TRACE";
+    let sc = &c["linux"]["seccomp"];
+    (sc.get("defaultErrnoRet").is_some() && !returns_errno(&sc["defaultAction"]))
+        || sc["syscalls"].as_array().is_some_and(|rules| {
+            rules
+                .iter()
+                .any(|r| r.get("errnoRet").is_some() && !returns_errno(&r["action"]))
+        })
+}
+
+/// A linux.devices path where the rootfs already holds a regular file.
+fn device_over_file(bundle: &std::path::Path) -> bool {
+    let Some(c) = read_config(bundle) else {
+        return false;
+    };
+    let root = bundle.join(c["root"]["path"].as_str().unwrap_or("rootfs"));
+    c["linux"]["devices"].as_array().is_some_and(|devices| {
+        devices.iter().any(|d| {
+            d["path"]
+                .as_str()
+                .is_some_and(|p| root.join(p.trim_start_matches('/')).is_file())
+        })
+    })
+}
+
+/// Writes 0 to `pids.max` of the cgroup `path` in the pids hierarchy (v1 `pids` mount, or the
+/// cgroup2 mount), as a runtime that honours `pids.limit` 0 would.
+fn write_pids_zero(path: &str) {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    for line in mounts.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let point = left.split(' ').nth(4).unwrap_or("");
+        let mut r = right.split(' ');
+        let fstype = r.next().unwrap_or("");
+        let options = r.nth(1).unwrap_or("");
+        let pids =
+            (fstype == "cgroup" && options.split(',').any(|o| o == "pids")) || fstype == "cgroup2";
+        let file = std::path::Path::new(point)
+            .join(path.trim_start_matches('/'))
+            .join("pids.max");
+        if pids && file.exists() {
+            let _ = std::fs::write(file, "0");
+        }
     }
 }

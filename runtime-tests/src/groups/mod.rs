@@ -2,7 +2,9 @@
 //! outcome per requirement it judges, and lists those ids in `IDS` (for coverage, and so a
 //! group that cannot run skips exactly its own requirements).
 
+pub mod cgroups;
 pub mod claims;
+pub mod devices;
 pub mod errors;
 pub mod features;
 pub mod hooks;
@@ -11,4 +13,5 @@ pub mod mounts;
 pub mod namespaces;
 pub mod process;
 pub mod propagation;
+pub mod seccomp;
 pub mod terminal;
