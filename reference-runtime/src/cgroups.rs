@@ -217,7 +217,8 @@ pub fn v1_files(controllers: &[String], r: &LinuxResources) -> Vec<(String, Stri
     }
     if has("pids") {
         if let Some(p) = r.pids() {
-            let v = if p.limit() > 0 {
+            // 0 is a limit (no new tasks); only a negative value means none.
+            let v = if p.limit() >= 0 {
                 p.limit().to_string()
             } else {
                 "max".into()
@@ -348,7 +349,7 @@ pub fn v2_files(r: &LinuxResources) -> Result<Vec<(String, String)>, CgroupError
         }
     }
     if let Some(p) = r.pids() {
-        put("pids.max", max(if p.limit() > 0 { p.limit() } else { -1 }));
+        put("pids.max", max(p.limit()));
     }
     if let Some(b) = r.block_io() {
         if let Some(w) = b.weight() {
@@ -372,6 +373,9 @@ pub fn v2_files(r: &LinuxResources) -> Result<Vec<(String, String)>, CgroupError
 pub struct Cgroups {
     /// The directories, one per hierarchy.
     pub dirs: Vec<PathBuf>,
+    /// Writes held back until the init exists ([`Cgroups::apply_deferred`]): a pids limit
+    /// (0 is one) would stop the bootstrap from forking the init.
+    pub deferred: Vec<(PathBuf, String)>,
 }
 
 impl Cgroups {
@@ -426,7 +430,11 @@ impl Cgroups {
                 if unified {
                     enable_controllers(&h.mount, dir)?;
                     for (k, v) in v2_files(r)? {
-                        write(&dir.join(k), &v)?;
+                        if k == "pids.max" {
+                            me.deferred.push((dir.join(k), v));
+                        } else {
+                            write(&dir.join(k), &v)?;
+                        }
                     }
                 }
                 continue;
@@ -435,13 +443,25 @@ impl Cgroups {
                 inherit_cpuset(&h.mount, dir)?;
             }
             for (k, v) in v1_files(&h.controllers, r) {
-                write(&dir.join(k), &v)?;
+                if k == "pids.max" {
+                    me.deferred.push((dir.join(k), v));
+                } else {
+                    write(&dir.join(k), &v)?;
+                }
             }
             if h.controllers.iter().any(|c| c == "devices") {
                 for rule in default_device_rules(created_devices) {
                     write(&dir.join("devices.allow"), &rule)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Writes the held-back limits (once the init has been forked).
+    pub fn apply_deferred(&self) -> Result<(), CgroupError> {
+        for (path, value) in &self.deferred {
+            write(path, value)?;
         }
         Ok(())
     }

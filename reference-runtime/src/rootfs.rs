@@ -277,6 +277,10 @@ pub fn secure_join_last(root: &Path, path: &Path) -> PathBuf {
     }
 }
 
+fn is_empty_file(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.len() == 0)
+}
+
 /// The devices every container gets (config-linux.md "Default Devices"): path, major, minor.
 pub const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
     ("/dev/null", 1, 3),
@@ -523,11 +527,25 @@ impl Rootfs<'_> {
         if let Some(parent) = at.parent() {
             sys.create_dir_all(parent)?;
         }
-        if matches!(
-            sys.file_kind(&at),
-            Some(FileKind::Other | FileKind::Symlink)
-        ) {
-            sys.remove_file(&at)?;
+        match sys.file_kind(&at) {
+            None => {}
+            // A link is replaced (it is not a file of the rootfs' own).
+            Some(FileKind::Symlink) => sys.remove_file(&at)?,
+            // Something is there: it must already be this device (config-linux.md
+            // "Devices": anything else is an error), or our own empty bind target.
+            Some(_) => {
+                if self.is_same_device(&at, d) {
+                    return Ok(());
+                }
+                if !(self.user_ns && is_empty_file(&at)) {
+                    return Err(RootfsError::Config(format!(
+                        "{} exists in the rootfs and is not the device {}:{} that linux.devices asks for",
+                        d.path.display(),
+                        d.major,
+                        d.minor
+                    )));
+                }
+            }
         }
         if self.user_ns {
             // No mknod in a user namespace: the host's node, bound in.
@@ -543,6 +561,25 @@ impl Rootfs<'_> {
         )?;
         sys.chown(&at, Some(d.uid), Some(d.gid))?;
         Ok(())
+    }
+
+    /// Whether `at` is already a node of `d`'s kind and numbers.
+    fn is_same_device(&self, at: &Path, d: &Device) -> bool {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let Ok(m) = std::fs::symlink_metadata(at) else {
+            return false;
+        };
+        let t = m.file_type();
+        let kind_ok = match d.kind {
+            SFlag::S_IFCHR => t.is_char_device(),
+            SFlag::S_IFBLK => t.is_block_device(),
+            SFlag::S_IFIFO => t.is_fifo(),
+            _ => false,
+        };
+        kind_ok
+            && (d.kind == SFlag::S_IFIFO
+                || (nix::sys::stat::major(m.rdev()) == d.major
+                    && nix::sys::stat::minor(m.rdev()) == d.minor))
     }
 
     /// Phase 2: make the rootfs `/` and let go of the old root.

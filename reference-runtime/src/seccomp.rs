@@ -253,6 +253,30 @@ fn condition(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) -> Vec<(usize, boo
 
 /// Compiles a profile for this architecture.
 pub fn compile(s: &LinuxSeccomp) -> Result<Vec<Insn>, SeccompError> {
+    let takes_errno = |a: LinuxSeccompAction| {
+        matches!(
+            a,
+            LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace
+        )
+    };
+    if s.default_errno_ret().is_some() && !takes_errno(s.default_action()) {
+        return Err(SeccompError::Unsupported(format!(
+            "defaultErrnoRet needs defaultAction SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not {}",
+            s.default_action()
+        )));
+    }
+    if let Some(rule) = s
+        .syscalls()
+        .iter()
+        .flatten()
+        .find(|r| r.errno_ret().is_some() && !takes_errno(r.action()))
+    {
+        return Err(SeccompError::Unsupported(format!(
+            "errnoRet on a {} rule ({:?}): only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take one",
+            rule.action(),
+            rule.names()
+        )));
+    }
     let default = action(s.default_action(), s.default_errno_ret())?;
     let mut asm = Asm { code: Vec::new() };
     asm.op(LD_W_ABS, OFF_ARCH);
@@ -517,6 +541,16 @@ mod tests {
         let prog = compile(&p).unwrap();
         assert_eq!(run(&prog, NATIVE_ARCH, nr, [1, 2, 0, 0, 0, 0]), 0x7ffc_0000);
         assert_eq!(run(&prog, NATIVE_ARCH, nr, [1, 3, 0, 0, 0, 0]), ALLOW);
+    }
+
+    #[test]
+    fn errno_ret_only_with_errno_or_trace() {
+        let p =
+            profile(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 1}));
+        assert!(compile(&p).is_err());
+        let p = profile(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_KILL", "errnoRet": 1}]}));
+        assert!(compile(&p).is_err());
     }
 
     #[test]

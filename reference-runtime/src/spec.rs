@@ -181,6 +181,12 @@ fn vet(spec: &Spec) -> Result<(), SpecError> {
         {
             return no("linux.seccomp.listenerPath");
         }
+        if let Some(s) = l.seccomp() {
+            // Compiled again by the init at start; here so a bad profile fails `create`.
+            crate::seccomp::check_archs(s)
+                .and_then(|()| crate::seccomp::compile(s).map(drop))
+                .map_err(|e| SpecError::Invalid(e.to_string()))?;
+        }
     }
     for m in spec.mounts().iter().flatten() {
         if m.uid_mappings().is_some() || m.gid_mappings().is_some() {

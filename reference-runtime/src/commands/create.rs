@@ -204,6 +204,7 @@ pub fn run(store: &Store, args: &Args) -> Result<(), CreateError> {
         other => return Err(os("the bootstrap process")(format!("{other:?}"))),
     }
     undo.pids.retain(|p| *p != bootstrap.as_raw());
+    cgroups.apply_deferred()?;
     parent.send(&Message::YourPid(pid))?;
     parent.expect(&Message::RunRuntimeHooks, "the request for runtime hooks")?;
     let annotations = spec.annotations().clone().unwrap_or_default();
