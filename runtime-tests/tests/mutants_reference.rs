@@ -90,7 +90,13 @@ fn groups_for(mutation: &str) -> Option<Vec<String>> {
         "state-lies",
         "run-at-create",
     ];
-    let groups: &[&str] = if mutation == "no-terminal" {
+    let groups: &[&str] = if mutation.starts_with("cg-") || mutation == "pids-zero-honoured" {
+        &["cgroups"]
+    } else if mutation.starts_with("sc-") || mutation == "refuse-errno-ret" {
+        &["seccomp"]
+    } else if mutation.starts_with("dev-") || mutation == "refuse-device-conflict" {
+        &["devices"]
+    } else if mutation == "no-terminal" {
         &["terminal"]
     } else if mutation == "features-claims-bogus"
         || mutation == "refuse-version-min"
@@ -525,6 +531,139 @@ const EXACT: &[(&str, &[&str])] = &[
         "mount-relative-dest-elsewhere",
         &["runtime.config.mounts.destination-linux-relative-root[]"],
     ),
+    // cgroups
+    (
+        "cg-memory-limit",
+        &["runtime.runtime.create.apply-config[linux.resources.memory.limit]"],
+    ),
+    (
+        "cg-memory-reservation",
+        &["runtime.runtime.create.apply-config[linux.resources.memory.reservation]"],
+    ),
+    (
+        "cg-memory-swap",
+        &["runtime.runtime.create.apply-config[linux.resources.memory.swap]"],
+    ),
+    (
+        "cg-cpu-shares",
+        &["runtime.runtime.create.apply-config[linux.resources.cpu.shares]"],
+    ),
+    (
+        "cg-cpu-quota",
+        &["runtime.runtime.create.apply-config[linux.resources.cpu.quota]"],
+    ),
+    (
+        "cg-cpu-period",
+        &["runtime.runtime.create.apply-config[linux.resources.cpu.period]"],
+    ),
+    // Without cpus the cgroup inherits its parent's CPUs: more than one on the CI machine.
+    (
+        "cg-cpuset-cpus",
+        &["runtime.runtime.create.apply-config[linux.resources.cpu.cpus]"],
+    ),
+    (
+        "cg-pids",
+        &["runtime.runtime.create.apply-config[linux.resources.pids.limit]"],
+    ),
+    (
+        "cg-path",
+        &[
+            "runtime.config-linux.cgroups-path.absolute-from-mount[memory]",
+            "runtime.config-linux.cgroups-path.absolute-from-mount[cpu]",
+            "runtime.config-linux.cgroups-path.absolute-from-mount[cpuset]",
+            "runtime.config-linux.cgroups-path.absolute-from-mount[pids]",
+            "runtime.config-linux.cgroups-path.absolute-from-mount[devices]",
+            "runtime.config-linux.cgroups-path.absolute-from-mount[inside the container]",
+            "runtime.runtime.lifecycle.create-resources[cgroup directory]",
+        ],
+    ),
+    (
+        "cg-relative-moved",
+        &["runtime.config-linux.cgroups-path.consistent[relative cgroupsPath]"],
+    ),
+    // seccomp
+    (
+        "sc-errno-ret",
+        &["runtime.runtime.create.apply-config[linux.seccomp.syscalls SCMP_ACT_ERRNO errnoRet 71 (mkdir)]"],
+    ),
+    (
+        "sc-eperm",
+        &["runtime.runtime.create.apply-config[linux.seccomp.syscalls SCMP_ACT_ERRNO without errnoRet (rmdir)]"],
+    ),
+    (
+        "sc-default-allow",
+        &["runtime.runtime.create.apply-config[linux.seccomp.defaultAction SCMP_ACT_ALLOW (readlink)]"],
+    ),
+    (
+        "sc-no-filter",
+        &[
+            "runtime.runtime.create.apply-config[linux.seccomp (Seccomp mode in /proc/self/status)]",
+            "runtime.runtime.create.apply-config[linux.seccomp.syscalls SCMP_ACT_ERRNO errnoRet 71 (mkdir)]",
+            "runtime.runtime.create.apply-config[linux.seccomp.syscalls SCMP_ACT_ERRNO without errnoRet (rmdir)]",
+        ],
+    ),
+    (
+        "sc-kill-ignored",
+        &["runtime.runtime.create.apply-config[linux.seccomp.syscalls SCMP_ACT_KILL (mkdir)]"],
+    ),
+    (
+        "sc-kill-process-ignored",
+        &["runtime.runtime.create.apply-config[linux.seccomp.syscalls SCMP_ACT_KILL_PROCESS (mkdir)]"],
+    ),
+    // devices
+    (
+        "dev-numbers",
+        &["runtime.config-linux.devices.available[/dev/oci-certify-zero]"],
+    ),
+    (
+        "dev-mode",
+        &["runtime.runtime.create.apply-config[/dev/oci-certify-zero fileMode]"],
+    ),
+    (
+        "dev-uid",
+        &["runtime.runtime.create.apply-config[/dev/oci-certify-zero uid]"],
+    ),
+    (
+        "dev-gid",
+        &["runtime.runtime.create.apply-config[/dev/oci-certify-zero gid]"],
+    ),
+    (
+        "dev-fifo",
+        &["runtime.config-linux.devices.available[/dev/oci-certify-fifo]"],
+    ),
+    (
+        "dev-outside",
+        &["runtime.config-linux.devices.available[/oci-certify-null]"],
+    ),
+    (
+        "dev-cgroup-order",
+        &["runtime.config-linux.device-cgroup.apply-in-order[c 42:42 rw]"],
+    ),
+    (
+        "dev-default-null",
+        &["runtime.config-linux.default-devices.dev-null[/dev/null beside linux.devices]"],
+    ),
+];
+
+/// Mutations that make the runtime do what real runc does not (refuse a config it should
+/// refuse): exactly these KNOWN points pass, every other KNOWN point still fails. They prove
+/// the checks behind runc's divergences can pass.
+const FIXED: &[(&str, &[&str])] = &[
+    (
+        "refuse-errno-ret",
+        &[
+            "runtime.config-linux.seccomp.default-errno-ret-unsupported-error[defaultErrnoRet with defaultAction SCMP_ACT_ALLOW]",
+            "runtime.config-linux.seccomp.syscalls-errno-ret-unsupported-error[errnoRet on an SCMP_ACT_KILL rule]",
+        ],
+    ),
+    (
+        "refuse-device-conflict",
+        &["runtime.config-linux.devices.path-conflict-error[/oci-certify-conflict]"],
+    ),
+    (
+        "pids-zero-honoured",
+        &["runtime.config-linux.pids.zero-limit[pids.limit 0]"],
+    ),
 ];
 
 /// Mutations of lifecycle behaviour, whose effects cascade: these points must be among the
@@ -579,6 +718,10 @@ const INCLUDES: &[(&str, &[&str])] = &[
             "runtime.config-linux.default-devices.dev-console[]",
             "runtime.config.process.terminal-optional[]",
         ],
+    ),
+    (
+        "hook-startContainer-at-create",
+        &["runtime.config.hooks.start-container.timing[]"],
     ),
     (
         "hook-late-prestart",
