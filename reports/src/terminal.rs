@@ -211,6 +211,9 @@ impl TerminalSink {
         text.push_str(&format!("{} test points: {}\n", s.total(), counts(s)));
         let (word, style) = match end.verdict {
             Verdict::Red => ("RED", red()),
+            // Harness errors make the run incomplete (exit 2): no green or yellow banner over
+            // checks that did not run.
+            _ if s.error > 0 => ("INCOMPLETE", magenta()),
             Verdict::Yellow => ("YELLOW", yellow()),
             Verdict::Green => ("GREEN", green()),
         };
