@@ -6,7 +6,6 @@
 //! one. For each: test points, wall time per run (min–max), peak RSS, and whether every run
 //! gave the same result for every point (id, target, outcome).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -18,7 +17,7 @@ struct Run {
     wall: f64,
     rss_mib: f64,
     points: usize,
-    results: BTreeSet<String>,
+    results: Vec<String>,
 }
 
 fn run_once(cmd: &mut Command) -> Result<Run> {
@@ -33,7 +32,7 @@ fn run_once(cmd: &mut Command) -> Result<Run> {
         );
     }
     let report: Value = serde_json::from_slice(&out.stdout).context("parsing the JSON report")?;
-    let results: BTreeSet<String> = report["results"]
+    let mut results: Vec<String> = report["results"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -41,6 +40,8 @@ fn run_once(cmd: &mut Command) -> Result<Run> {
                 .collect()
         })
         .unwrap_or_default();
+    // Points finish in whatever order the parallel groups reach them; compare as multisets.
+    results.sort();
     let rss_kib = String::from_utf8_lossy(&out.stderr)
         .lines()
         .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
